@@ -1,0 +1,54 @@
+# The two commands a newcomer needs: `make run` (the whole platform) and `make test` (the suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: run test test-e2e bench-views bench-reports bench-load audit install clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Web on :8000, a worker, one beat, the local inbox on :1025, and Redis when none answers at REDIS_URL.
+run: export DEBUG ?= 1
+run: install
+	python manage.py migrate --noinput
+	python manage.py collectstatic --noinput --verbosity 0
+	@python manage.py ensure_dev_superuser
+	@echo "Site:   http://127.0.0.1:8000/"
+	@echo "Admin:  http://127.0.0.1:8000/admin/"
+	@echo "Inbox:  http://127.0.0.1:8000/inbox/   (every email the platform sends; SMTP on 127.0.0.1:1025)"
+	@echo "Health: http://127.0.0.1:8000/healthz"
+	@if python -m quick_publisher.redis_server --answers; then \
+	  echo "Redis:  using the server at $${REDIS_URL:-redis://127.0.0.1:6379/0}"; \
+	  exec honcho -f Procfile start web worker beat mail; \
+	else \
+	  exec honcho -f Procfile start web worker beat mail redis; \
+	fi
+
+# SQLite and a private Redis unless DATABASE_URL / REDIS_URL say otherwise.
+test: install
+	python -m pytest $(ARGS)
+
+test-e2e: install
+	python -m pytest -m e2e $(ARGS)
+
+bench-views: install
+	python bench/views.py
+
+bench-reports: install
+	python bench/reports.py
+
+bench-load: install
+	python bench/load.py
+
+audit: install
+	pip-audit --strict -r requirements.txt
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

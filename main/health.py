@@ -1,0 +1,25 @@
+"""What /healthz asks: can we reach the database and the broker right now?"""
+
+from django.db import connection
+
+from quick_publisher.celery import app
+
+
+def check_database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def check_broker():
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
+
+
+def failed_checks():
+    failures = {}
+    for name, check in (("database", check_database), ("broker", check_broker)):
+        try:
+            check()
+        except Exception as exc:  # any failure is reported, none is raised
+            failures[name] = f"{type(exc).__name__}: {exc}"[:300]
+    return failures

@@ -1,0 +1,132 @@
+from django import forms
+from django.contrib import admin, messages
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from . import services
+from .models import DailyPostViews, Post, ReportDelivery
+
+
+class PostAdminForm(forms.ModelForm):
+    current_user = None  # set by PostAdmin.get_form
+
+    class Meta:
+        model = Post
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.author_id is None and "author" not in self.fields:
+            # Set before validation, so that Post.clean can check that the author may publish.
+            self.instance.author = self.current_user
+
+    def clean_slug(self):
+        slug = self.cleaned_data.get("slug")
+        if not slug:
+            return slug
+        return services.unique_slug(slug, exclude_pk=self.instance.pk)
+
+
+@admin.register(Post)
+class PostAdmin(admin.ModelAdmin):
+    form = PostAdminForm
+    list_display = ("title", "author", "status", "published_at", "view_count")
+    list_filter = ("status", "published_at")
+    search_fields = ("title",)
+    date_hierarchy = "published_at"
+    prepopulated_fields = {"slug": ("title",)}
+    readonly_fields = ("view_count", "published_at", "created_at", "updated_at", "preview_link")
+    actions = ["publish", "unpublish"]
+
+    # --- Each author sees and touches only their own posts ---
+
+    def get_queryset(self, request):
+        posts = super().get_queryset(request).select_related("author")
+        if request.user.is_superuser:
+            return posts
+        return posts.filter(author=request.user)
+
+    def get_object(self, request, object_id, from_field=None):
+        post = super().get_object(request, object_id, from_field)
+        if post is None:  # someone else's post, or none at all: the same answer
+            raise Http404("No such post.")
+        return post
+
+    def get_fields(self, request, obj=None):
+        fields = ["title", "slug", "content", "status", "preview_link", "view_count", "published_at",
+                  "created_at", "updated_at"]
+        if request.user.is_superuser:
+            fields.insert(0, "author")
+        return fields
+
+    def get_list_filter(self, request):
+        if request.user.is_superuser:
+            return (*self.list_filter, "author")
+        return self.list_filter
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.current_user = request.user
+        return form
+
+    def get_changeform_initial_data(self, request):
+        return {"author": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request, obj, form, change):
+        if obj.author_id is None:
+            obj.author = request.user
+        services.save_post(obj)
+
+    # --- Publishing ---
+
+    @admin.action(description="Publish selected posts", permissions=["change"])
+    def publish(self, request, queryset):
+        try:
+            count = services.publish_posts(posts=queryset, user=request.user)
+        except services.NotAllowedToPublish as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"Published {count} post(s).", messages.SUCCESS)
+
+    @admin.action(description="Unpublish selected posts", permissions=["change"])
+    def unpublish(self, request, queryset):
+        count = services.unpublish_posts(posts=queryset)
+        self.message_user(request, f"Unpublished {count} post(s).", messages.SUCCESS)
+
+    # --- Preview: drafts are never public, but their author can see how they will look ---
+
+    def get_urls(self):
+        preview = self.admin_site.admin_view(self.preview_view)
+        return [path("<path:object_id>/preview/", preview, name="publisher_post_preview"), *super().get_urls()]
+
+    def preview_view(self, request, object_id):
+        post = self.get_object(request, object_id)
+        if not self.has_view_or_change_permission(request, post):
+            raise Http404("No such post.")
+        return render(request, "publisher/post_detail.html", {"post": post, "views": post.view_count, "preview": True})
+
+    @admin.display(description="Preview")
+    def preview_link(self, post):
+        if not post.pk:
+            return "Save the post to preview it."
+        return format_html('<a href="{}">Preview this post</a>', reverse("admin:publisher_post_preview", args=[post.pk]))
+
+
+@admin.register(ReportDelivery)
+class ReportDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("author", "report_date", "status", "sent_at", "task_id")
+    list_filter = ("status", "report_date")
+    date_hierarchy = "report_date"
+    search_fields = ("author__email", "task_id")
+    list_select_related = ("author",)
+    readonly_fields = ("author", "report_date", "task_id", "claimed_at", "sent_at", "error", "created_at")
+
+
+@admin.register(DailyPostViews)
+class DailyPostViewsAdmin(admin.ModelAdmin):
+    list_display = ("post", "date", "views")
+    list_filter = ("date",)
+    list_select_related = ("post",)
+    readonly_fields = ("post", "date", "views")

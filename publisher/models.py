@@ -1,0 +1,113 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+
+from .rendering import excerpt_from_html, render_markdown
+
+
+class Post(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts")
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(
+        max_length=220, unique=True, blank=True, help_text="Leave empty to derive it from the title."
+    )
+    content = models.TextField(help_text="Markdown.")
+    # Rendered and sanitized once, on save, so that a page view never parses Markdown.
+    content_html = models.TextField(editable=False, default="")
+    excerpt = models.CharField(max_length=300, editable=False, default="")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    view_count = models.PositiveBigIntegerField("views", default=0, editable=False)
+
+    class Meta:
+        ordering = ["-published_at", "-created_at"]
+        indexes = [models.Index(fields=["author", "status"], name="post_author_status_idx")]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("post_detail", args=[self.slug])
+
+    @property
+    def is_published(self):
+        return self.status == self.Status.PUBLISHED
+
+    def clean(self):
+        if self.is_published and self.author_id and not self.author.is_verified:
+            raise ValidationError(
+                {"status": "Only authors with a verified email address can publish. Verify yours, then publish."}
+            )
+
+    def save(self, *args, **kwargs):
+        self.content_html = render_markdown(self.content)
+        self.excerpt = excerpt_from_html(self.content_html)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "content" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "content_html", "excerpt"}
+        super().save(*args, **kwargs)
+
+
+class DailyPostViews(models.Model):
+    """Views of one post on one day (in TIME_ZONE), so reports can say how yesterday went."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="daily_views")
+    date = models.DateField()
+    views = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "daily post views"
+        constraints = [models.UniqueConstraint(fields=["post", "date"], name="daily_views_post_date_unique")]
+        indexes = [models.Index(fields=["date"], name="daily_views_date_idx")]
+
+    def __str__(self):
+        return f"{self.post_id} on {self.date}: {self.views}"
+
+
+class ViewFlush(models.Model):
+    """A batch of buffered views moved from Redis into the database, recorded in the same transaction as the
+    counts, so that a batch is applied exactly once even if the flush is interrupted and run again."""
+
+    batch_id = models.CharField(max_length=64, unique=True)
+    flushed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    views = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return self.batch_id
+
+
+class ReportDelivery(models.Model):
+    """One daily report to one author: claimed before the email is sent and marked after, so that each
+    author gets at most one report per date whatever beat, workers and retries do."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_deliveries")
+    report_date = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    task_id = models.CharField(max_length=255, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "report deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["author", "report_date"], name="report_delivery_author_date_unique")
+        ]
+        indexes = [models.Index(fields=["report_date", "status"], name="report_date_status_idx")]
+
+    def __str__(self):
+        return f"Report for {self.author_id} on {self.report_date}: {self.status}"

@@ -1,0 +1,41 @@
+"""The periodic tasks, stored in the database (django-celery-beat) and edited in the admin from then on.
+
+ensure_periodic_tasks() runs after every migrate. It creates a missing row and never touches an existing one,
+so a time or an on/off switch changed in the admin survives restarts and deploys.
+"""
+
+from django.conf import settings
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+DAILY_REPORT = "Daily view-count report"
+FLUSH_VIEWS = "Flush view counts"
+VERIFICATION_SWEEP = "Resend missing verification emails"
+RESULT_CLEANUP = "Delete expired task results"
+
+
+def _every(seconds):
+    schedule, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
+    return {"interval": schedule}
+
+
+def _daily_at(hour, minute=0):
+    schedule, _ = CrontabSchedule.objects.get_or_create(
+        minute=str(minute), hour=str(hour), day_of_week="*", day_of_month="*", month_of_year="*",
+        timezone=settings.TIME_ZONE,
+    )
+    return {"crontab": schedule}
+
+
+def ensure_periodic_tasks():
+    wanted = {
+        DAILY_REPORT: ("publisher.tasks.send_view_count_report", _daily_at(7),
+                       "Mails every author yesterday's view counts of their posts."),
+        FLUSH_VIEWS: ("publisher.tasks.flush_view_counts", _every(60),
+                      "Moves page views buffered in Redis into the database."),
+        VERIFICATION_SWEEP: ("main.tasks.resend_missing_verifications", _every(300),
+                             "Mails the verification link to users whose sign-up email never left."),
+        RESULT_CLEANUP: ("publisher.tasks.delete_expired_task_results", _daily_at(4),
+                         "Deletes stored task results older than TASK_RESULT_MAX_AGE_DAYS."),
+    }
+    for name, (task, schedule, description) in wanted.items():
+        PeriodicTask.objects.get_or_create(name=name, defaults={"task": task, "description": description, **schedule})

@@ -1,0 +1,15 @@
+from django.contrib.sitemaps.views import sitemap
+from django.urls import path
+
+from . import views
+from .feeds import LatestPostsFeed
+from .sitemaps import PostSitemap
+
+urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    path("feed/", LatestPostsFeed(), name="feed"),
+    path("sitemap.xml", sitemap, {"sitemaps": {"posts": PostSitemap}}, name="sitemap"),
+    path("reports/unsubscribe/<str:token>/", views.unsubscribe, name="report_unsubscribe"),
+    # Last: anything else of one segment is a post's slug.
+    path("<slug:slug>/", views.post_detail, name="post_detail"),
+]

@@ -1,0 +1,49 @@
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_safe
+from django.views.generic import ListView
+
+from . import reports, selectors, services
+from .bots import is_bot
+from .tokens import read_unsubscribe_token
+
+
+class HomeView(ListView):
+    template_name = "publisher/home.html"
+    context_object_name = "posts"
+    paginate_by = settings.POSTS_PER_PAGE
+
+    def get_queryset(self):
+        return selectors.published_posts().only(
+            "title", "slug", "excerpt", "published_at", "view_count", "author__full_name", "author__email"
+        )
+
+
+@require_safe
+def post_detail(request, slug):
+    post = selectors.published_post(slug)
+    if post is None:
+        raise Http404("No such post.")
+    if request.method == "GET" and not is_bot(request.headers.get("User-Agent", "")):
+        views = services.record_view(post)
+    else:
+        views = services.current_view_count(post)
+    return render(request, "publisher/post_detail.html", {"post": post, "views": views})
+
+
+@csrf_exempt  # RFC 8058 one-click POSTs come from mail clients, with no session; the signed token is the proof
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token):
+    user_id = read_unsubscribe_token(token)
+    if user_id is None:
+        return render(request, "publisher/unsubscribe_invalid.html", status=400)
+    if request.method == "POST":
+        reports.turn_off_reports(user_id=user_id)
+        if request.user.is_authenticated and request.user.pk == user_id:
+            messages.success(request, "Daily reports are turned off. You can turn them on again here.")
+            return redirect("account")
+        return render(request, "publisher/unsubscribe_done.html")
+    return render(request, "publisher/unsubscribe_confirm.html")

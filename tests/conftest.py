@@ -1,0 +1,140 @@
+"""Fixtures that run the real things: a Celery worker on Redis, an SMTP server, factories."""
+
+import email
+import threading
+import time
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from celery.contrib.testing.worker import start_worker
+from django.db import connection
+
+from quick_publisher.celery import app as celery_app
+from quick_publisher.redis_server import free_port
+from tests import private_redis as private_redis_plugin
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL): SQLite serializes every write, so it proves nothing here")
+
+
+# --- Celery ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real worker thread consuming from the session's Redis; tasks see committed data only."""
+    celery_app.loader.import_task_module("celery.contrib.testing.tasks")
+    celery_app.control.purge()  # nothing left over from earlier tests
+    with start_worker(celery_app, pool="solo", concurrency=1, perform_ping_check=True, shutdown_timeout=30) as worker:
+        yield worker
+    celery_app.control.purge()
+
+
+@pytest.fixture
+def private_redis():
+    redis_server = private_redis_plugin.private_redis()
+    if redis_server is None:
+        pytest.skip("stops and starts Redis: only with the session's private Redis (REDIS_URL unset)")
+    yield redis_server
+    if redis_server.process.poll() is not None:
+        redis_server.start()
+
+
+# --- SMTP --------------------------------------------------------------------------------------------
+
+
+class RecordingHandler:
+    """Keeps every message; can be told to refuse the next few, as a struggling SMTP server would."""
+
+    def __init__(self):
+        self.messages = []
+        self.refusals_left = 0
+        self.refused = 0
+        self.received = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.received:
+            if self.refusals_left > 0:
+                self.refusals_left -= 1
+                self.refused += 1
+                return "451 4.3.0 Try again later"
+            message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+            self.messages.append(message)
+            self.received.notify_all()
+        return "250 OK"
+
+
+class SMTPServer:
+    def __init__(self, handler, port):
+        self.handler = handler
+        self.port = port
+
+    @property
+    def messages(self):
+        return list(self.handler.messages)
+
+    def refuse_next(self, count):
+        self.handler.refusals_left = count
+
+    def wait_for(self, count, timeout=20):
+        """Wait until at least `count` messages arrived; return them all."""
+        deadline = time.monotonic() + timeout
+        with self.handler.received:
+            while len(self.handler.messages) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"expected {count} email(s), got {len(self.handler.messages)}")
+                self.handler.received.wait(remaining)
+        return self.messages
+
+    def settle(self, seconds=1.0):
+        """Give stragglers (duplicates, if any) time to arrive; return everything received."""
+        time.sleep(seconds)
+        return self.messages
+
+    def messages_to(self, address):
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def smtp_server(settings):
+    handler = RecordingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    try:
+        yield SMTPServer(handler, port)
+    finally:
+        controller.stop()
+
+
+def text_body(message):
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def html_body(message):
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def _point_celery_at(url):
+    celery_app.conf.broker_url = url
+    celery_app.close()  # drop pooled connections to the old broker
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker_at_dead_port():
+    """Celery publishes to a port where nothing listens, as when Redis is down."""
+    original = celery_app.conf.broker_url
+    _point_celery_at(f"redis://127.0.0.1:{free_port()}/0")
+    yield
+    _point_celery_at(original)
