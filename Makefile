@@ -15,8 +15,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 # Web on :8000, a worker, one beat, the local inbox on :1025, and Redis when none answers at REDIS_URL.
-run: export DEBUG ?= 1
-run: install
+run: install .env
 	python manage.py migrate --noinput
 	python manage.py collectstatic --noinput --verbosity 0
 	@python manage.py ensure_dev_superuser
@@ -30,6 +29,10 @@ run: install
 	else \
 	  exec honcho -f Procfile start web worker beat mail redis; \
 	fi
+
+.env:
+	@printf 'DEBUG=1\nSECRET_KEY=%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@echo "Wrote .env for development (DEBUG=1, a random SECRET_KEY)."
 
 # SQLite and a private Redis unless DATABASE_URL / REDIS_URL say otherwise.
 test: install

@@ -13,6 +13,9 @@ VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
+# `make run` writes .env (DEBUG=1 and a generated SECRET_KEY) so that manage.py and celery commands in this
+# checkout share the development settings. Real environment variables always win over it.
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
 
 DEBUG = env.bool("DEBUG", default=False)
 

@@ -1,5 +1,6 @@
 """Fixtures that run the real things: a Celery worker on Redis, an SMTP server, factories."""
 
+import contextlib
 import email
 import threading
 import time
@@ -7,6 +8,7 @@ from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
+from celery.contrib.testing import tasks as celery_testing_tasks  # noqa: F401  registers celery.ping
 from celery.contrib.testing.worker import start_worker
 from django.db import connection
 
@@ -26,7 +28,6 @@ def pytest_runtest_setup(item):
 @pytest.fixture
 def celery_worker(transactional_db):
     """A real worker thread consuming from the session's Redis; tasks see committed data only."""
-    celery_app.loader.import_task_module("celery.contrib.testing.tasks")
     celery_app.control.purge()  # nothing left over from earlier tests
     with start_worker(celery_app, pool="solo", concurrency=1, perform_ping_check=True, shutdown_timeout=30) as worker:
         yield worker
@@ -131,10 +132,30 @@ def _point_celery_at(url):
     celery_app.amqp._producer_pool = None
 
 
-@pytest.fixture
-def broker_at_dead_port():
+@contextlib.contextmanager
+def dead_broker():
     """Celery publishes to a port where nothing listens, as when Redis is down."""
     original = celery_app.conf.broker_url
     _point_celery_at(f"redis://127.0.0.1:{free_port()}/0")
-    yield
-    _point_celery_at(original)
+    try:
+        yield
+    finally:
+        _point_celery_at(original)
+
+
+@pytest.fixture
+def broker_at_dead_port():
+    with dead_broker():
+        yield
+
+
+def wait_until(predicate, timeout=20, interval=0.05):
+    """Poll until predicate() is truthy (work done by the worker thread); return its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {getattr(predicate, '__name__', predicate)}")
+        time.sleep(interval)

@@ -54,7 +54,7 @@ def test_passwords_are_hashed_with_argon2():
 
 def _manage(args, **env):
     full_env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "SECURE_SSL_REDIRECT"}}
-    full_env.update(env)
+    full_env.update(ENV_FILE="/dev/null", **env)  # not the developer's .env
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True, text=True)
 
 
