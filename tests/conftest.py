@@ -12,6 +12,7 @@ from celery.contrib.testing import tasks as celery_testing_tasks  # noqa: F401  
 from celery.contrib.testing.worker import start_worker
 from django.db import connection
 
+from publisher import view_buffer
 from quick_publisher.celery import app as celery_app
 from quick_publisher.redis_server import free_port
 from tests import private_redis as private_redis_plugin
@@ -20,6 +21,18 @@ from tests import private_redis as private_redis_plugin
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL): SQLite serializes every write, so it proves nothing here")
+
+
+@pytest.fixture(autouse=True)
+def fresh_redis_state():
+    """Rate-limit counters and buffered views from one test must not leak into the next.
+
+    Only those keys: flushing the database would also drop the broker's queue bindings.
+    """
+    client = view_buffer.client()
+    for pattern in ("*rl:*", "views:*"):
+        for key in client.scan_iter(match=pattern, count=1000):
+            client.delete(key)
 
 
 # --- Celery ------------------------------------------------------------------------------------------
