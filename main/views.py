@@ -2,7 +2,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -13,7 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.generic import FormView, UpdateView
 from django_ratelimit.decorators import ratelimit
 
-from . import health, inbox as dev_inbox, services
+from . import health, services
+from . import inbox as dev_inbox
 from .forms import AccountForm, QueuedPasswordResetForm, ResendVerificationForm, SignupForm
 from .models import User
 from .queueing import queue_after_commit

@@ -11,7 +11,6 @@ from publisher.rendering import render_markdown
 from publisher.services import RESERVED_SLUGS, save_post, unique_slug
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
 
-
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 

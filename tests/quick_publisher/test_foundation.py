@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import get_hasher
 
-from quick_publisher.celery import app as celery_app
 from main.models import User
+from quick_publisher.celery import app as celery_app
 from tests.factories import UserFactory
 
 ROOT = settings.BASE_DIR
