@@ -143,13 +143,21 @@ def flush_view_counts():
     batch_id, counts = view_buffer.take_batch()
     if batch_id is None:
         return 0
-    moved = 0
     try:
         with transaction.atomic():
             ViewFlush.objects.create(batch_id=batch_id, views=sum(counts.values()))
             moved = add_views_to_database(counts)
     except IntegrityError:
+        if not batch_already_flushed(batch_id):
+            # Something else failed the commit (PostgreSQL checks foreign keys then, so a post deleted
+            # mid-flush does): nothing was applied, and the batch stays in Redis for the next flush.
+            raise
         logger.info("View batch %s was already flushed; dropping it", batch_id)
+        moved = 0
     view_buffer.drop_batch(batch_id)
     ViewFlush.objects.filter(flushed_at__lt=timezone.now() - VIEW_FLUSH_RECORDS_KEPT).delete()
     return moved
+
+
+def batch_already_flushed(batch_id):
+    return ViewFlush.objects.filter(batch_id=batch_id).exists()

@@ -1,0 +1,328 @@
+"""Counting views: atomic in Redis on the page, moved exactly once into the database, never lost."""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+from django.db import IntegrityError, connection, connections, transaction
+from django.db.models import Sum
+from django.db.models.signals import post_save
+from django.test import Client
+from django.utils import timezone
+
+from publisher import services, view_buffer
+from publisher.models import DailyPostViews, ViewFlush
+from publisher.tasks import flush_view_counts
+from quick_publisher.redis_server import free_port
+from tests.conftest import wait_until
+from tests.factories import PostFactory
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+# Far enough apart that "today" is never the same date in both.
+EARLIEST_TIME_ZONE = ZoneInfo("Pacific/Kiritimati")  # UTC+14
+LATEST_TIME_ZONE = ZoneInfo("Pacific/Pago_Pago")  # UTC-11
+
+
+def view(client, post, method="get", user_agent=BROWSER):
+    return getattr(client, method)(f"/{post.slug}/", HTTP_USER_AGENT=user_agent)
+
+
+def database_views(post):
+    post.refresh_from_db()
+    daily = DailyPostViews.objects.filter(post=post).aggregate(total=Sum("views"))["total"] or 0
+    return post.view_count, daily
+
+
+@pytest.fixture
+def redis_at_dead_port(settings):
+    """The view buffer talks to a port where nothing listens, as when Redis is down."""
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    view_buffer.client.cache_clear()
+    yield
+    view_buffer.client.cache_clear()
+
+
+def run_in_thread(target):
+    """Run target in a thread with its own database connection; return (thread, outcome dict)."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["result"] = target()
+        except Exception as exc:  # handed back to the test
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+# --- Each GET of a published post counts once ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_page_shows_the_database_count_plus_the_unflushed_views(client):
+    post = PostFactory(view_count=40)
+    view_buffer.add_view(post.pk, timezone.localdate())
+    view_buffer.add_view(post.pk, timezone.localdate())
+    assert "Viewed 43 times" in view(client, post).content.decode()
+    assert "Viewed 43 times" in view(client, post, user_agent="Googlebot/2.1").content.decode()  # shown, not counted
+    services.flush_view_counts()
+    assert "Viewed 44 times" in view(client, post).content.decode()
+    assert database_views(post)[0] == 43
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "user_agent",
+    ["", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "curl/8.5.0",
+     "facebookexternalhit/1.1", "python-requests/2.32.3", "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/120.0"],
+)
+def test_bots_are_not_counted(client, user_agent):
+    post = PostFactory()
+    response = view(client, post, user_agent=user_agent)
+    assert response.status_code == 200 and "Viewed 0 times" in response.content.decode()
+    assert services.current_view_count(post) == 0
+    services.flush_view_counts()
+    assert database_views(post) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_head_requests_are_not_counted_and_other_methods_are_refused(client):
+    post = PostFactory()
+    assert view(client, post, method="head").status_code == 200
+    assert view(client, post, method="post").status_code == 405
+    assert services.current_view_count(post) == 0
+    assert view(client, post).status_code == 200
+    assert services.current_view_count(post) == 1
+
+
+@pytest.mark.django_db
+def test_views_are_kept_per_day_as_well_as_in_total():
+    post = PostFactory(view_count=5)
+    with timezone.override(EARLIEST_TIME_ZONE):
+        later_day = timezone.localdate()
+        DailyPostViews.objects.create(post=post, date=later_day, views=5)  # flushed earlier that day
+        for _ in range(3):
+            services.record_view(post)
+    with timezone.override(LATEST_TIME_ZONE):
+        earlier_day = timezone.localdate()
+        assert services.record_view(post) == 5 + 4
+    assert earlier_day < later_day
+
+    assert services.flush_view_counts() == 4
+    assert dict(DailyPostViews.objects.filter(post=post).values_list("date", "views")) == {later_day: 8, earlier_day: 1}
+    assert database_views(post) == (9, 9)
+
+
+# --- Flushing: atomic take, exactly-once apply ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_view_that_arrives_during_a_flush_is_kept_and_counted_once():
+    post = PostFactory()
+    for _ in range(3):
+        services.record_view(post)
+    batch_id, counts = view_buffer.take_batch()  # a flush has taken the pending views...
+    assert counts == {(post.pk, timezone.localdate()): 3}
+    assert services.record_view(post) == 4  # ...when two more views arrive
+    assert services.record_view(post) == 5
+    assert services.current_view_count(post) == 5
+
+    assert services.flush_view_counts() == 3  # the flush finishes: its batch only
+    post.refresh_from_db()
+    assert post.view_count == 3 and services.current_view_count(post) == 5
+    assert services.flush_view_counts() == 2  # the views that arrived meanwhile, in the next batch
+    assert services.flush_view_counts() == 0
+    assert database_views(post) == (5, 5)
+    assert ViewFlush.objects.filter(batch_id=batch_id, views=3).exists()
+
+
+@pytest.mark.django_db
+def test_a_flush_that_dies_after_taking_its_batch_is_applied_once_by_the_next():
+    post = PostFactory()
+    for _ in range(4):
+        services.record_view(post)
+    first_batch, _ = view_buffer.take_batch()  # the worker dies here
+    services.record_view(post)
+    second_batch, counts = view_buffer.take_batch()  # the next flush resumes the unfinished batch
+    assert second_batch == first_batch and sum(counts.values()) == 4
+    assert services.flush_view_counts() == 4
+    assert services.flush_view_counts() == 1
+    assert database_views(post) == (5, 5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_that_dies_after_its_commit_is_not_applied_again(private_redis):
+    """Redis goes away between the database commit and dropping the batch: the replay must not count twice."""
+    post = PostFactory()
+    for _ in range(3):
+        services.record_view(post)
+
+    def stop_redis_after_commit(sender, instance, created, **kwargs):
+        transaction.on_commit(private_redis.stop)
+
+    post_save.connect(stop_redis_after_commit, sender=ViewFlush)
+    try:
+        with pytest.raises(redis.ConnectionError):
+            services.flush_view_counts()
+    finally:
+        post_save.disconnect(stop_redis_after_commit, sender=ViewFlush)
+    assert database_views(post) == (3, 3)
+
+    private_redis.start()  # the batch was kept on disk and is still there
+    assert view_buffer.take_batch()[1] == {(post.pk, timezone.localdate()): 3}
+    assert services.flush_view_counts() == 0  # recognised as already applied and dropped
+    assert view_buffer.take_batch() == (None, {})
+    assert database_views(post) == (3, 3)
+
+
+@pytest.mark.django_db
+def test_views_of_a_deleted_post_are_dropped_and_the_rest_flushed():
+    kept, deleted = PostFactory(), PostFactory()
+    services.record_view(kept)
+    services.record_view(deleted)
+    deleted.delete()
+    assert services.flush_view_counts() == 1
+    assert database_views(kept) == (1, 1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_post_deleted_while_its_views_are_flushed_does_not_lose_the_other_posts_views():
+    """PostgreSQL checks foreign keys at commit: the failed commit must leave the batch for the next flush."""
+    kept, deleted = PostFactory(), PostFactory()
+    DailyPostViews.objects.create(post=kept, date=timezone.localdate(), views=0)
+    for _ in range(3):
+        services.record_view(kept)  # first in the batch: the flush stops on its locked row below
+    services.record_view(deleted)
+
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_kept_daily_row():
+        with transaction.atomic():
+            DailyPostViews.objects.select_for_update().get(post=kept)
+            locked.set()
+            release.wait(20)
+
+    holder, _ = run_in_thread(hold_kept_daily_row)
+    assert locked.wait(10)
+    flusher, flushed = run_in_thread(services.flush_view_counts)
+    wait_until(lambda: waiting_on_a_lock() >= 1)
+    deleted.delete()  # while the flush waits, after it checked that the post exists
+    release.set()
+    holder.join(20)
+    flusher.join(20)
+
+    assert isinstance(flushed.get("error"), IntegrityError)  # the commit failed: nothing applied, batch kept
+    assert database_views(kept) == (0, 0)
+    assert services.flush_view_counts() == 3  # the next run applies it, without the deleted post
+    assert database_views(kept) == (3, 3)
+    assert view_buffer.take_batch() == (None, {})
+
+
+def waiting_on_a_lock():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_view_counts_runs_in_the_worker_and_moves_the_counts(celery_worker, client):
+    post = PostFactory()
+    for _ in range(3):
+        assert view(client, post).status_code == 200
+    assert flush_view_counts.delay().get(timeout=20) == {"views_flushed": 3}
+    assert database_views(post) == (3, 3)
+    assert "Viewed 4 times" in view(client, post).content.decode()
+    assert flush_view_counts.delay().get(timeout=20) == {"views_flushed": 1}
+    assert database_views(post) == (4, 4)
+
+
+# --- Redis down: the page answers, the view goes straight to the database ----------------------------
+
+
+@pytest.mark.django_db
+def test_with_redis_stopped_the_page_answers_quickly_and_the_view_is_counted_in_the_database(client, private_redis):
+    post = PostFactory()
+    view(client, post)
+    view(client, post)  # two views buffered before the outage
+    private_redis.stop()
+
+    started = time.monotonic()
+    response = view(client, post)
+    assert response.status_code == 200 and time.monotonic() - started < 1
+    assert "Viewed 1 time" in response.content.decode()  # the database's count: the buffer is out of reach
+    assert database_views(post) == (1, 1)
+
+    private_redis.start()
+    assert services.flush_view_counts() == 2  # the buffered views survived the restart
+    assert database_views(post) == (3, 3)
+
+
+@pytest.mark.django_db
+def test_with_redis_at_a_dead_port_views_are_counted_in_the_database(client, redis_at_dead_port):
+    post = PostFactory(view_count=7)
+    for expected in (8, 9):
+        started = time.monotonic()
+        response = view(client, post)
+        assert response.status_code == 200 and time.monotonic() - started < 1
+        assert f"Viewed {expected} times" in response.content.decode()
+    assert view(client, post, method="head").status_code == 200
+    assert database_views(post) == (9, 2)
+
+
+# --- Concurrency on PostgreSQL -----------------------------------------------------------------------------
+
+
+def hit_the_page(post, requests):
+    client = Client()
+    try:
+        return sum(view(client, post).status_code == 200 for _ in range(requests))
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_views_while_flushing_give_an_exact_total():
+    post = PostFactory()
+    threads, requests_each = 8, 60
+    done = threading.Event()
+
+    def keep_flushing():
+        moved = 0
+        while not done.is_set():
+            moved += services.flush_view_counts()
+            time.sleep(0.005)
+        return moved
+
+    flusher, flushed = run_in_thread(keep_flushing)
+    with ThreadPoolExecutor(threads) as pool:
+        served = sum(pool.map(hit_the_page, [post] * threads, [requests_each] * threads))
+    done.set()
+    flusher.join(30)
+    assert "error" not in flushed and flushed["result"] > 0  # the flushes really ran alongside the views
+    services.flush_view_counts()
+
+    assert served == threads * requests_each
+    assert database_views(post) == (served, served)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_views_with_redis_down_give_an_exact_total(redis_at_dead_port):
+    post = PostFactory()
+    threads, requests_each = 8, 40
+    with ThreadPoolExecutor(threads) as pool:
+        served = sum(pool.map(hit_the_page, [post] * threads, [requests_each] * threads))
+    assert served == threads * requests_each
+    assert database_views(post) == (served, served)
+    assert DailyPostViews.objects.filter(post=post).count() == 1
