@@ -1,0 +1,498 @@
+"""End to end in a real browser: a person signs up, verifies from the local inbox, publishes, is read, and gets
+the daily report (issue 7).
+
+The platform runs as `make run` starts it, through honcho and the Procfile (web, worker, one beat, the local inbox),
+but beside anything else that runs: its own database, ports, Redis database, mail directory and beat pidfile, and
+no .env. A headless Chromium (Debian's, driven by Playwright) does what people do. The key pages are saved as
+screenshots in var/e2e/ on every run, next to the platform's log.
+"""
+
+import contextlib
+import datetime
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+from django.utils import dateformat
+from playwright.sync_api import expect, sync_playwright
+
+from quick_publisher.redis_server import free_port
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "var" / "e2e"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PROCESSES = ("web", "worker", "beat", "mail")  # Redis is the test session's
+STARTUP_TIMEOUT = 60
+WAIT_TIMEOUT = 45  # for the worker's emails and results
+VIEWS = 3
+SUPERUSER_EMAIL = "e2e-admin@example.com"
+TITLE = "Notes on the Analytical Engine"
+SLUG = "notes-on-the-analytical-engine"
+MARKDOWN = """\
+The engine could do **more than arithmetic**: it worked on symbols.
+
+- It reads *operation cards*
+- It keeps numbers in the store
+
+[More about it](https://en.wikipedia.org/wiki/Analytical_engine)
+"""
+
+
+# --- The platform ------------------------------------------------------------------------------------
+
+
+def process_table():
+    """{pid: (parent pid, process group)} of every process, from /proc."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            table[int(entry.name)] = (int(fields[1]), int(fields[2]))
+    return table
+
+
+class Platform:
+    """The Procfile's processes, started by honcho in a session of their own, configured through the environment."""
+
+    def __init__(self, *, workdir, database_url, redis_url, log_path):
+        self.web_port, self.smtp_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.web_port}"
+        self.log_path = log_path
+        self.env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+            "ENV_FILE": os.devnull,  # a developer's .env belongs to their own instance
+            "DEBUG": "1",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "TIME_ZONE": "UTC",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "CELERY_BROKER_URL": redis_url,
+            "SITE_URL": self.url,
+            "WEB_PORT": str(self.web_port),
+            "RUNSERVER_ARGS": "--noreload",  # one snapshot of the code: files edited meanwhile restart nothing
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(self.smtp_port),
+            "EMAIL_HOST_USER": "",
+            "EMAIL_HOST_PASSWORD": "",
+            "EMAIL_USE_TLS": "0",
+            "SMTP_PORT": str(self.smtp_port),
+            "DEV_MAILDIR": str(workdir / "mail"),
+            "BEAT_PIDFILE": str(workdir / "celerybeat.pid"),
+        }
+        self.process = None
+        self.process_groups = set()
+        self._log = None
+
+    def manage(self, *args, **env):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env={**self.env, **env},
+            capture_output=True, text=True, timeout=180,
+        )
+        assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
+        return result.stdout
+
+    def start(self):
+        self.manage("migrate", "--noinput")
+        self._log = open(self.log_path, "w")
+        # `-e /dev/null`: honcho would otherwise load .env over this environment.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-e", os.devnull, *PROCESSES],
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not (self._answers(f"{self.url}/healthz") and self._listens(self.smtp_port)):
+            self.assert_running()
+            assert time.monotonic() < deadline, f"the platform did not start in {STARTUP_TIMEOUT}s\n{self.log_tail()}"
+            time.sleep(0.25)
+        # honcho starts each process in a session of its own: remember their groups to be sure they all stop.
+        self.process_groups = {pgid for _, pgid in self._descendants().values()}
+
+    def stop(self):
+        if self.process is None:
+            return
+        groups = {self.process.pid, *self.process_groups, *(pgid for _, pgid in self._descendants().values())}
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # honcho stops each process group, as on Ctrl-C
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=20)
+        for pgid in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self._log.close()
+        deadline = time.monotonic() + 10
+        while leftovers := [pid for pid, (_, pgid) in process_table().items() if pgid in groups]:
+            assert time.monotonic() < deadline, f"processes left behind: {leftovers}"
+            time.sleep(0.1)
+
+    def assert_running(self):
+        if self.process.poll() is not None:
+            raise AssertionError(f"honcho exited with {self.process.returncode}:\n{self.log_tail()}")
+
+    def log_tail(self, lines=60):
+        if not self._log.closed:
+            self._log.flush()
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def _descendants(self):
+        table = process_table()
+        found, frontier = {}, [self.process.pid]
+        while frontier:
+            parent = frontier.pop()
+            for pid, (ppid, pgid) in table.items():
+                if ppid == parent and pid not in found:
+                    found[pid] = (ppid, pgid)
+                    frontier.append(pid)
+        return found
+
+    @staticmethod
+    def _answers(url):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    @staticmethod
+    def _listens(port):
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextlib.contextmanager
+def platform_database(workdir):
+    """A fresh PostgreSQL database beside the test session's when DATABASE_URL names one, else a SQLite file."""
+    session_url = os.environ.get("DATABASE_URL", "")
+    parts = urlsplit(session_url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        yield f"sqlite:///{workdir / 'db.sqlite3'}"
+        return
+    import psycopg
+    from psycopg import sql
+
+    name = f"{parts.path.strip('/') or 'quick_publisher'}_e2e_{secrets.token_hex(4)}"
+    server = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def spare_redis_database():
+    """An empty database on the test session's Redis, so the platform's queues and buffers are its own."""
+    session = urlsplit(os.environ["REDIS_URL"])
+    session_db = int(session.path.strip("/") or 0)
+    claim = "quick_publisher:e2e:claim"
+    for db in range(15, 0, -1):  # from the top: people and CI pick low numbers
+        if db == session_db:
+            continue
+        url = urlunsplit(session._replace(path=f"/{db}"))
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        try:
+            if not client.set(claim, "1", nx=True):
+                continue
+        except redis.ResponseError:  # no more databases on this server
+            break
+        if client.dbsize() != 1:  # someone else's data: leave it alone
+            client.delete(claim)
+            continue
+        try:
+            yield url
+        finally:
+            client.flushdb()
+            client.close()
+        return
+    pytest.fail(f"no empty database on the Redis at {os.environ['REDIS_URL']} for the platform")
+
+
+# --- Fixtures ----------------------------------------------------------------------------------------
+
+
+def find_chromium():
+    for name in CHROMIUM_NAMES:
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+@pytest.fixture
+def browser():
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip(
+            "no Chromium on this machine (looked for chromium, chromium-browser, google-chrome on PATH): "
+            "install Debian's package with `apt-get install chromium` to run the end-to-end test"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            # The test closes its pages as it finishes with them: any still open show where it stopped.
+            for n, page in enumerate(page for context in browser.contexts for page in context.pages):
+                with contextlib.suppress(Exception):
+                    screenshot(page, f"unfinished-{n}")
+            browser.close()
+
+
+@pytest.fixture
+def platform():
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    for old in OUTPUT.glob("*.png"):
+        old.unlink()
+    workdir = Path(tempfile.mkdtemp(prefix="qp-e2e-"))
+    try:
+        with platform_database(workdir) as database_url, spare_redis_database() as redis_url:
+            running = Platform(
+                workdir=workdir, database_url=database_url, redis_url=redis_url, log_path=OUTPUT / "platform.log"
+            )
+            try:
+                running.start()
+                yield running
+            finally:
+                running.stop()
+                print(f"Platform log ({running.log_path}), last lines:\n{running.log_tail()}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def superuser(platform):
+    password = secrets.token_urlsafe(16)
+    platform.manage(
+        "createsuperuser", "--noinput", "--email", SUPERUSER_EMAIL,
+        DJANGO_SUPERUSER_PASSWORD=password, DJANGO_SUPERUSER_FULL_NAME="Site admin",
+    )
+    return {"email": SUPERUSER_EMAIL, "password": password}
+
+
+# --- Helpers -----------------------------------------------------------------------------------------
+
+
+def screenshot(page, name):
+    page.screenshot(path=OUTPUT / f"{name}.png", full_page=True)
+
+
+def person_context(browser, platform):
+    """A fresh browser profile. The site counts no views from headless browsers (publisher/bots.py), so the
+    profile says what a person's Chromium says."""
+    major = browser.version.split(".")[0]
+    context = browser.new_context(
+        base_url=platform.url,
+        user_agent=f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 "
+        "Safari/537.36",
+        viewport={"width": 1280, "height": 800},
+    )
+    context.set_default_timeout(15_000)
+    return context
+
+
+def reload_until(page, platform, path, find, what, timeout=WAIT_TIMEOUT):
+    """Open `path` again and again until `find(page)` locates something (work done by the worker); return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page.goto(path)
+        found = find(page)
+        if found.count():
+            return found.first
+        platform.assert_running()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not there after {timeout}s\n{platform.log_tail()}")
+        time.sleep(0.5)
+
+
+def open_email(page, platform, *, to, subject, inbox_screenshot):
+    row = reload_until(
+        page, platform, "/inbox/",
+        lambda p: p.locator("table.inbox tbody tr").filter(has_text=to).filter(has_text=subject),
+        f"an email to {to} about {subject!r} in the local inbox",
+    )
+    screenshot(page, inbox_screenshot)
+    row.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(subject)
+
+
+def run_periodic_task(page, name):
+    """Select the task in django-celery-beat's list and run it with the "Run selected tasks" action."""
+    page.goto("/admin/django_celery_beat/periodictask/")
+    row = page.locator("#result_list tbody tr").filter(has=page.get_by_role("link", name=name, exact=True))
+    row.locator("input.action-select").check()
+    page.locator("select[name=action]").select_option(label="Run selected tasks")
+    page.get_by_role("button", name="Go").click()
+    expect(page.locator(".messagelist")).to_contain_text("1 task was successfully run")
+
+
+# --- The test ----------------------------------------------------------------------------------------
+
+
+def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browser, platform, superuser):
+    expect.set_options(timeout=15_000)
+    author = {"email": f"ada-{secrets.token_hex(3)}@example.com", "name": "Ada Lovelace",
+              "password": secrets.token_urlsafe(16)}
+    today = datetime.datetime.now(datetime.UTC).date()  # the platform runs with TIME_ZONE=UTC
+    author_context = person_context(browser, platform)
+    page = author_context.new_page()
+
+    # 1. The home page, and signing up (an empty form first: each error beside its field).
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Latest posts")).to_be_visible()
+    page.get_by_role("navigation").get_by_role("link", name="Sign up").click()
+    expect(page).to_have_url(f"{platform.url}/signup/")
+    page.get_by_role("button", name="Sign up").click()
+    for field in ("email", "full_name", "password1", "password2"):
+        beside = page.locator(".field", has=page.locator(f"#id_{field}")).locator(".field-errors")
+        expect(beside).to_contain_text("This field is required.")
+    screenshot(page, "signup-errors")
+    page.get_by_label("Email address").fill(author["email"])
+    page.get_by_label("Full name").fill(author["name"])
+    page.locator("#id_password1").fill(author["password"])
+    page.locator("#id_password2").fill(author["password"])
+    screenshot(page, "signup")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text(author["email"])  # the "please verify" banner
+    screenshot(page, "signup-done")
+
+    # 2. The verification email in the local inbox (linked in the footer in development); its link asks to
+    # confirm, because GET never verifies.
+    page.get_by_role("contentinfo").get_by_role("link", name="Local inbox").click()
+    expect(page.get_by_role("heading", name="Local inbox")).to_be_visible()
+    open_email(page, platform, to=author["email"], subject="Confirm your email address for Quick Publisher",
+               inbox_screenshot="inbox")
+    expect(page.locator("pre.email-text")).to_contain_text(f"{platform.url}/verify/")
+    screenshot(page, "verification-email")
+    page.frame_locator("iframe.email-html").get_by_role("link", name="Confirm my email address").click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(platform.url)}/verify/[0-9a-f-]{{36}}/$"))
+    expect(page.get_by_role("heading", name="Confirm your email address")).to_be_visible()
+    screenshot(page, "verification")
+    page.get_by_role("button", name="Confirm my email address").click()
+
+    # 3. An author now, in the admin: write a post in Markdown and publish it.
+    expect(page).to_have_url(f"{platform.url}/admin/publisher/post/add/")
+    expect(page.locator(".messagelist")).to_contain_text("Your email address is verified")
+    page.get_by_label("Title").fill(TITLE)
+    page.get_by_label("Title").blur()
+    expect(page.get_by_label("Slug")).to_have_value(SLUG)  # the admin's JavaScript derives it
+    page.get_by_label("Content").fill(MARKDOWN)
+    page.get_by_label("Status").select_option(label="Published")
+    screenshot(page, "admin-write")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page).to_have_url(f"{platform.url}/admin/publisher/post/")
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    post_row = page.locator("#result_list tbody tr").filter(has_text=TITLE)
+    expect(post_row.locator(".field-status")).to_have_text("Published")
+    screenshot(page, "admin-post-list")
+
+    # 4. Readers, each in a fresh browser, find the post on the home page; every visit is counted.
+    for n in range(1, VIEWS + 1):
+        reader_context = person_context(browser, platform)
+        reader = reader_context.new_page()
+        reader.goto("/")
+        if n == 1:
+            screenshot(reader, "home")
+        reader.get_by_role("link", name=TITLE).click()
+        expect(reader).to_have_url(f"{platform.url}/{SLUG}/")
+        expect(reader.locator(".views")).to_have_text(f"Viewed {n} time{'s' if n > 1 else ''}")
+        if n == VIEWS:
+            expect(reader.locator(".post-body strong")).to_have_text("more than arithmetic")
+            expect(reader.locator(".post-body li")).to_have_count(2)
+            screenshot(reader, "public-post")
+        reader_context.close()
+
+    # 5. A superuser flushes the views into the database, points the daily report at today and runs it.
+    admin_context = person_context(browser, platform)
+    admin = admin_context.new_page()
+    admin.goto("/admin/")
+    admin.get_by_label("Email address").fill(superuser["email"])
+    admin.get_by_label("Password").fill(superuser["password"])
+    admin.get_by_role("button", name="Log in").click()
+    expect(admin.get_by_role("heading", name="Site administration")).to_be_visible()
+    admin.get_by_role("link", name="Periodic tasks", exact=True).click()
+    expect(admin.get_by_role("link", name="Daily view-count report", exact=True)).to_be_visible()
+    screenshot(admin, "admin-periodic-tasks")
+    run_periodic_task(admin, "Flush view counts")
+    reload_until(
+        admin, platform, "/admin/publisher/post/",
+        lambda p: p.locator("#result_list tbody tr").filter(has_text=TITLE)
+        .locator(f".field-view_count:text-is('{VIEWS}')"),
+        f"{VIEWS} views of the post in the database",
+    )
+    admin.goto("/admin/django_celery_beat/periodictask/")
+    admin.get_by_role("link", name="Daily view-count report", exact=True).click()
+    admin.locator("summary", has_text="Arguments").click()  # a collapsed fieldset
+    admin.get_by_label("Keyword Arguments").fill(json.dumps({"report_date": today.isoformat()}))
+    admin.get_by_role("button", name="Save", exact=True).click()
+    expect(admin.locator(".messagelist")).to_contain_text("was changed successfully")
+    run_periodic_task(admin, "Daily view-count report")
+
+    # 6. The author reads the report: the post, with the right numbers.
+    long_date, short_date = dateformat.format(today, "N j, Y"), dateformat.format(today, "N j")
+    open_email(page, platform, to=author["email"], subject=f"Your posts' views on {long_date}",
+               inbox_screenshot="inbox-with-report")
+    text = page.locator("pre.email-text")
+    expect(text).to_contain_text(TITLE)
+    expect(text).to_contain_text(
+        f"Total views: {VIEWS} · On {short_date}: {VIEWS} · Change from the day before: +{VIEWS}"
+    )
+    html_row = page.frame_locator("iframe.email-html").locator("tbody tr").filter(has_text=TITLE)
+    expect(html_row.locator("td")).to_have_text([TITLE, str(VIEWS), str(VIEWS), f"+{VIEWS}"])
+    screenshot(page, "report-email")
+
+    # 7. The run, with its summary, in the admin's task results.
+    admin.goto("/admin/")
+    admin.get_by_role("link", name="Task results").click()
+    reload_until(
+        admin, platform, f"/admin/django_celery_results/taskresult/?q={today.isoformat()}",
+        lambda p: p.locator("#result_list tbody tr")
+        .filter(has=p.locator(".field-periodic_task_name", has_text="Daily view-count report"))
+        .filter(has=p.locator(".field-status", has_text="SUCCESS")),
+        "the report run's stored result",
+    ).get_by_role("link").first.click()
+    expect(admin.locator(".field-task_name .readonly")).to_have_text("publisher.tasks.send_view_count_report")
+    result = admin.locator(".field-result .readonly")
+    for part in (f'"date": "{today.isoformat()}"', '"authors": 1', '"queued": 1'):
+        expect(result).to_contain_text(part)
+    screenshot(admin, "admin-task-result")
+    admin_context.close()
+
+    # 8. The report's unsubscribe link turns reports off, as the account page shows.
+    page.locator("pre.email-text a[href*='/reports/unsubscribe/']").click()
+    expect(page.get_by_role("heading", name="Turn off daily reports?")).to_be_visible()
+    screenshot(page, "unsubscribe")
+    page.get_by_role("button", name="Turn off daily reports").click()
+    expect(page).to_have_url(f"{platform.url}/account/")
+    expect(page.locator(".messages")).to_contain_text("Daily reports are turned off")
+    expect(page.get_by_label("Receives daily reports")).not_to_be_checked()
+    screenshot(page, "account")
+    author_context.close()
