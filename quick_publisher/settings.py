@@ -129,7 +129,8 @@ REDIS_CLIENT_OPTIONS = {
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache, except that an unreachable Redis reads as an empty cache instead of raising.
+        "BACKEND": "quick_publisher.cache.FailOpenRedisCache",
         "LOCATION": REDIS_URL,
         "OPTIONS": REDIS_CLIENT_OPTIONS,
     }

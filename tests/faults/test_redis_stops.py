@@ -1,0 +1,129 @@
+"""Redis stops, and comes back (items 1 and 5).
+
+These stop the session's private Redis for real (SHUTDOWN SAVE, as a service stop does; its append-only file is
+kept) and start it again on the same port, so they run only when REDIS_URL is unset.
+"""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.db.models.signals import post_save
+from django.test import Client
+from django.utils import timezone
+
+from main.models import User
+from main.tasks import resend_missing_verifications
+from publisher import services, view_buffer
+from publisher.models import DailyPostViews, Post, ViewFlush
+from publisher.tasks import flush_view_counts
+from tests.conftest import wait_until
+from tests.factories import PASSWORD, PostFactory
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+
+
+def sign_up(n):
+    data = {"email": f"reader{n}@example.com", "full_name": f"Reader {n}", "password1": PASSWORD, "password2": PASSWORD}
+    started = time.monotonic()
+    response = Client().post("/signup/", data)
+    return response, time.monotonic() - started
+
+
+# --- Item 1: sign-ups while Redis is down ------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_stopped_during_sign_ups_each_is_saved_fast_and_mailed_once_when_it_is_back(
+    private_redis, smtp, celery_worker
+):
+    # A sign-up just before Redis stops: its task is queued, and kept in Redis's append-only file.
+    response, _ = sign_up(0)
+    assert response.status_code == 302
+    private_redis.stop()
+
+    for n in range(1, 6):
+        response, seconds = sign_up(n)
+        assert response.status_code == 302 and response.url == "/signup/done/"
+        assert seconds < 2, f"sign-up {n} took {seconds:.2f}s with Redis down"
+    users = User.objects.filter(email__startswith="reader")
+    assert users.count() == 6
+    assert users.filter(verification_sent_at__isnull=True).count() >= 5
+
+    private_redis.start()
+    # A minute later beat runs the sweeper (here: the sign-ups are made older than the sweeper's minimum age).
+    # It also picks up the first sign-up, whose own task may not have run yet: the row lock sends one email.
+    users.update(date_joined=timezone.now() - timedelta(minutes=2))
+    resend_missing_verifications.delay()
+    resend_missing_verifications.delay()  # twice, as two beats would
+
+    smtp.wait_for(6, timeout=30)
+    assert smtp.settle(1.5) and smtp.count_by_recipient() == {user.email: 1 for user in users}
+    wait_until(lambda: not users.filter(verification_sent_at__isnull=True).exists())
+
+
+# --- Item 5: views while Redis is down ---------------------------------------------------------------
+
+
+def read(post, times):
+    client = Client()
+    for _ in range(times):
+        response = client.get(f"/{post.slug}/", HTTP_USER_AGENT=BROWSER)
+        assert response.status_code == 200
+    return response
+
+
+def database_counts(post):
+    today = timezone.localdate()
+    daily = DailyPostViews.objects.filter(post=post, date=today).values_list("views", flat=True).first() or 0
+    return Post.objects.get(pk=post.pk).view_count, daily
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_stopped_while_readers_open_posts_every_view_counted_exactly_once(private_redis, request):
+    first, second = PostFactory(), PostFactory()
+    read(first, 3)
+    read(second, 2)  # buffered in Redis, not in the database yet
+    assert database_counts(first) == database_counts(second) == (0, 0)
+
+    private_redis.stop()
+    started = time.monotonic()
+    response = read(first, 4)
+    read(second, 5)
+    assert time.monotonic() - started < 5  # nine pages, each answering at once: no waiting on a dead Redis
+    assert "Viewed 4 times" in response.content.decode()  # the database's count: the buffer is unreachable
+    assert database_counts(first) == (4, 4) and database_counts(second) == (5, 5)  # counted in the database
+
+    private_redis.start()  # the buffered views come back from the append-only file
+    response = read(first, 1)
+    assert "Viewed 8 times" in response.content.decode()  # 4 in the database + 3 buffered before + 1 now
+
+    request.getfixturevalue("celery_worker")
+    flush_view_counts.delay().get(timeout=20)
+    flush_view_counts.delay().get(timeout=20)  # a second flush finds nothing left to add
+    assert database_counts(first) == (3 + 4 + 1, 3 + 4 + 1)
+    assert database_counts(second) == (2 + 5, 2 + 5)
+    assert ViewFlush.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_stopping_after_a_flush_committed_does_not_count_the_batch_twice(private_redis):
+    post = PostFactory()
+    read(post, 6)
+
+    def stop_redis_as_the_batch_is_recorded(sender, instance, created, **kwargs):
+        private_redis.stop()  # the flush's transaction goes on and commits; dropping the batch then fails
+
+    post_save.connect(stop_redis_as_the_batch_is_recorded, sender=ViewFlush, weak=False)
+    try:
+        with pytest.raises(Exception):
+            services.flush_view_counts()
+    finally:
+        post_save.disconnect(stop_redis_as_the_batch_is_recorded, sender=ViewFlush)
+    assert database_counts(post) == (6, 6)
+
+    private_redis.start()  # the batch is still in Redis, as views:flushing
+    assert view_buffer.unflushed_views(post.pk) == 6
+    assert services.flush_view_counts() == 0  # recognised as already flushed, and dropped
+    assert view_buffer.unflushed_views(post.pk) == 0
+    assert database_counts(post) == (6, 6)
