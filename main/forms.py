@@ -30,6 +30,8 @@ class AccountForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ("full_name", "receives_reports")
+        labels = {"receives_reports": "Email me a daily report of my posts' views"}
+        help_texts = {"receives_reports": "Sent every morning for the day before. You can also turn it off from any report."}
 
     def clean_full_name(self):
         return " ".join(self.cleaned_data["full_name"].split())

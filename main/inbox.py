@@ -10,19 +10,23 @@ def _maildir():
     return mailbox.Maildir(settings.DEV_MAILDIR, factory=None, create=True)
 
 
-def _sort_key(item):
-    key, message = item
+def _sent_at(message):
     try:
-        return parsedate_to_datetime(message["Date"]).timestamp()
+        return parsedate_to_datetime(message["Date"])
     except (TypeError, ValueError):
-        return 0
+        return None
+
+
+def _sort_key(item):
+    sent_at = _sent_at(item[1])
+    return sent_at.timestamp() if sent_at else 0
 
 
 def list_messages():
     box = _maildir()
     items = sorted(box.items(), key=_sort_key, reverse=True)
     return [
-        {"key": key, "subject": m["Subject"], "to": m["To"], "from": m["From"], "date": m["Date"]}
+        {"key": key, "subject": m["Subject"], "to": m["To"], "from": m["From"], "date": _sent_at(m)}
         for key, m in items
     ]
 
@@ -44,7 +48,7 @@ def get_message(key):
         "subject": message["Subject"],
         "to": message["To"],
         "from": message["From"],
-        "date": message["Date"],
+        "date": _sent_at(message),
         "headers": list(message.items()),
         "text": parts["text/plain"],
         "html": parts["text/html"],

@@ -1,6 +1,7 @@
 """Markdown in, HTML that is safe to show to readers out."""
 
 import html
+import re
 
 import markdown
 import nh3
@@ -31,8 +32,12 @@ def render_markdown(source):
     )
 
 
+_BLOCK_END = re.compile(r"</(p|li|h[1-6]|blockquote|pre|tr|td|th)>|<br\s*/?>", re.IGNORECASE)
+
+
 def excerpt_from_html(safe_html, length=280):
-    text = " ".join(html.unescape(nh3.clean(safe_html, tags=set())).split())
+    spaced = _BLOCK_END.sub(" ", safe_html)  # "<li>a</li><li>b</li>" reads "a b", not "ab"
+    text = " ".join(html.unescape(nh3.clean(spaced, tags=set())).split())
     if len(text) <= length:
         return text
     return text[: length - 1].rsplit(" ", 1)[0] + "…"
