@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -133,18 +133,34 @@ def build_reports(*, author_ids, report_date):
     return reports
 
 
-def send_reports_to_authors(*, author_ids, report_date, task_id):
-    """Deliver the date's report to each of these authors who is still eligible and has not had it yet."""
-    eligible = list(eligible_authors().filter(pk__in=author_ids).values_list("pk", flat=True))
+class ReportsNotRecorded(Exception):
+    """The SMTP server accepted these authors' reports, but the database could not record them as sent."""
+
+    def __init__(self, author_ids):
+        super().__init__(f"reports accepted by the SMTP server, not recorded as sent: authors {author_ids}")
+        self.author_ids = author_ids
+
+
+def send_reports_to_authors(*, author_ids, report_date, task_id, accepted_author_ids=()):
+    """Deliver the date's report to each of these authors who is still eligible and has not had it yet.
+
+    accepted_author_ids: reports that an earlier attempt of this task handed to the SMTP server but could not
+    record, the database being unreachable. They are recorded now and not sent again.
+    """
+    accepted = list(accepted_author_ids)
+    _mark_sent(author_ids=accepted, report_date=report_date, task_id=task_id)
+    eligible = list(eligible_authors().filter(pk__in=author_ids).exclude(pk__in=accepted).values_list("pk", flat=True))
     claimed = claim_deliveries(author_ids=eligible, report_date=report_date, task_id=task_id)
-    sent = []
+    sent = list(accepted)
     if claimed:
         with get_connection() as connection:
             for report in build_reports(author_ids=claimed, report_date=report_date):
                 view_count_report_email(report, connection=connection).send()
-                ReportDelivery.objects.filter(
-                    author_id=report["author"].pk, report_date=report_date, task_id=task_id
-                ).update(status=ReportDelivery.Status.SENT, sent_at=timezone.now())
+                try:
+                    _mark_sent(author_ids=[report["author"].pk], report_date=report_date, task_id=task_id)
+                except (OperationalError, InterfaceError) as exc:
+                    # A plain retry would claim this delivery again and send it twice: say that it left.
+                    raise ReportsNotRecorded([*accepted, report["author"].pk]) from exc
                 sent.append(report["author"].pk)
     return {
         "date": report_date.isoformat(),
@@ -153,6 +169,12 @@ def send_reports_to_authors(*, author_ids, report_date, task_id):
         "sent_to": sent,
         "skipped": len(author_ids) - len(sent),
     }
+
+
+def _mark_sent(*, author_ids, report_date, task_id):
+    ReportDelivery.objects.filter(author_id__in=author_ids, report_date=report_date, task_id=task_id).update(
+        status=ReportDelivery.Status.SENT, sent_at=timezone.now()
+    )
 
 
 def mark_deliveries_failed(*, task_id, error):

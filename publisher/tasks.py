@@ -1,6 +1,7 @@
 from datetime import date
 
 from celery import Task, shared_task
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.utils import timezone
 from django_celery_results.models import TaskResult
@@ -27,10 +28,20 @@ class ReportDeliveryTask(Task):
 
 
 @shared_task(bind=True, base=ReportDeliveryTask, **EMAIL_RETRY)
-def send_view_count_reports_to_authors(self, author_ids, report_date):
-    return reports.send_reports_to_authors(
-        author_ids=author_ids, report_date=date.fromisoformat(report_date), task_id=self.request.id
-    )
+def send_view_count_reports_to_authors(self, author_ids, report_date, accepted_author_ids=()):
+    try:
+        return reports.send_reports_to_authors(
+            author_ids=author_ids,
+            report_date=date.fromisoformat(report_date),
+            task_id=self.request.id,
+            accepted_author_ids=accepted_author_ids,
+        )
+    except reports.ReportsNotRecorded as exc:
+        # Retried as autoretry would, telling the next attempt which reports the SMTP server already has.
+        countdown = get_exponential_backoff_interval(
+            self.retry_backoff, self.request.retries, self.retry_backoff_max, self.retry_jitter
+        )
+        raise self.retry(exc=exc, kwargs={"accepted_author_ids": exc.author_ids}, countdown=countdown)
 
 
 @shared_task
