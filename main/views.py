@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 from django.views.generic import FormView, UpdateView
 from django_ratelimit.decorators import ratelimit
 
@@ -25,6 +25,12 @@ AUTHOR_LANDING_URL = reverse_lazy("admin:publisher_post_add")
 
 def _posted_email(group, request):
     return request.POST.get("email", request.POST.get("username", "")).strip().lower()
+
+
+def limit_login_attempts(view):
+    """Per IP and per address, in one budget shared by /login/ and the admin's login page."""
+    view = ratelimit(group="login:address", key=_posted_email, rate=settings.LOGIN_RATE_LIMIT, method="POST")(view)
+    return ratelimit(group="login:ip", key="ip", rate=settings.LOGIN_RATE_LIMIT, method="POST")(view)
 
 
 def rate_limited(request, exception):
@@ -59,6 +65,7 @@ class SignupView(FormView):
         return super().form_valid(form)
 
 
+@require_safe
 def signup_done(request):
     return render(request, "main/signup_done.html")
 
@@ -117,8 +124,7 @@ class AccountView(LoginRequiredMixin, UpdateView):
         return super().form_valid(form)
 
 
-@method_decorator(ratelimit(key="ip", rate=settings.LOGIN_RATE_LIMIT, method="POST"), name="post")
-@method_decorator(ratelimit(key=_posted_email, rate=settings.LOGIN_RATE_LIMIT, method="POST"), name="post")
+@method_decorator(limit_login_attempts, name="post")
 class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
