@@ -9,6 +9,20 @@ from django.utils import timezone
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
+    @classmethod
+    def normalize_email(cls, email):
+        """The domain lowercased and written as mail servers see it (IDNA), so that one mailbox is one address:
+        "exa\u00admple.com", with an invisible soft hyphen, is example.com, and a look-alike domain shows as xn--."""
+        email = super().normalize_email(email)
+        local, at, domain = email.rpartition("@")
+        if not at:
+            return email
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            return email  # not a valid domain name: the email field's validation says so
+        return f"{local}@{domain}"
+
     def _create_user(self, email, password, **fields):
         if not email:
             raise ValueError("An email address is required.")
@@ -28,7 +42,7 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **fields)
 
     def get_by_natural_key(self, email):
-        return self.get(email__iexact=email)
+        return self.get(email__iexact=self.normalize_email(email))
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -69,6 +83,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.email
+
+    def clean(self):
+        super().clean()
+        self.email = type(self).objects.normalize_email(self.email)
 
     def get_full_name(self):
         return self.full_name or self.email

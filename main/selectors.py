@@ -17,4 +17,4 @@ def users_missing_verification_email(*, limit=500):
 
 
 def user_by_email(email):
-    return User.objects.filter(email__iexact=email.strip()).first()
+    return User.objects.filter(email__iexact=User.objects.normalize_email(email)).first()
