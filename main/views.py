@@ -37,7 +37,7 @@ def rate_limited(request, exception):
     return render(request, "main/rate_limited.html", status=429)
 
 
-@require_GET
+@require_safe
 def healthz(request):
     failures = health.failed_checks()
     if failures:

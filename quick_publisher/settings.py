@@ -1,5 +1,6 @@
 """All settings, read from the environment in this one module. Every variable is listed in the README."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -87,8 +88,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file, not shared memory: the in-process test worker writes from another thread.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # A file, not shared memory: the in-process test worker writes from another thread. One per test run, so
+    # that two runs in one checkout do not drop each other's tables.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
@@ -137,6 +139,8 @@ CACHES = {
 }
 # Rate limits must not turn a Redis outage into a site outage.
 RATELIMIT_FAIL_OPEN = True
+# Where the client's address is: REMOTE_ADDR, or e.g. HTTP_X_REAL_IP behind a proxy that sets it.
+RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
 RATELIMIT_VIEW = "main.views.rate_limited"
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
