@@ -54,8 +54,13 @@ def queue_daily_reports(*, report_date, author_ids=None):
 
 
 def queue_reports_for(*, author_ids):
-    """The admin's "send today's report now": today's views so far, for the chosen eligible authors."""
-    return queue_daily_reports(report_date=timezone.localdate(), author_ids=author_ids)["queued"]
+    """The admin's "send today's report now": the report the daily run sends today (yesterday's views), now,
+    to the chosen eligible authors who have not had it yet.
+
+    Not a report of today's views so far: that would take the author's one delivery for today's date, and
+    tomorrow's run would then skip them instead of sending the full day's numbers.
+    """
+    return queue_daily_reports(report_date=default_report_date(), author_ids=author_ids)["queued"]
 
 
 def claim_deliveries(*, author_ids, report_date, task_id):

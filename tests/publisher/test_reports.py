@@ -1,0 +1,599 @@
+"""Daily view-count reports, end to end: beat's row, the real worker, the real SMTP server, the stored results."""
+
+import asyncio
+import itertools
+import json
+import re
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django import forms
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.client import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.schedulers import DatabaseScheduler
+from django_celery_results.models import TaskResult
+from slugify import slugify
+
+from main.models import User
+from publisher import reports
+from publisher.models import DailyPostViews, ReportDelivery
+from publisher.schedules import DAILY_REPORT, RESULT_CLEANUP, ensure_periodic_tasks
+from publisher.tokens import make_unsubscribe_token
+from quick_publisher.celery import app as celery_app
+from tests.conftest import html_body, text_body, wait_until
+from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
+
+PARENT_TASK = "publisher.tasks.send_view_count_report"
+CHUNK_TASK = "publisher.tasks.send_view_count_reports_to_authors"
+SUBJECT_PREFIX = "Your posts' views on "
+UNSUBSCRIBE_LINK = re.compile(r"http://testserver(/reports/unsubscribe/[^/\s\"]+/)")
+
+
+# --- Helpers -----------------------------------------------------------------------------------------
+
+
+def report_date():
+    return timezone.localdate() - timedelta(days=1)
+
+
+def author_with_posts(*posts, **author_fields):
+    """An eligible author and their published posts: (title, total views, {days ago: views}) each.
+
+    Days ago are counted from the report date: 0 is the report date, 1 the day before.
+    """
+    author = AuthorFactory(**author_fields)
+    for title, total, daily in posts:
+        post = PostFactory(author=author, title=title, slug=slugify(title), view_count=total)
+        for days_ago, views in daily.items():
+            DailyPostViews.objects.create(post=post, date=report_date() - timedelta(days=days_ago), views=views)
+    return author
+
+
+def run_as_beat(name=DAILY_REPORT):
+    """Send the periodic task stored in the database exactly as beat does when it is due."""
+    beat = DatabaseScheduler(app=celery_app, lazy=True)
+    entry = beat.Entry(PeriodicTask.objects.get(name=name), app=celery_app)
+    return beat.apply_async(entry, advance=False)
+
+
+def finished_chunks():
+    return TaskResult.objects.filter(task_name=CHUNK_TASK, status="SUCCESS").count()
+
+
+def run_and_wait(chunks_before=0, **kwargs):
+    """Run the daily report as beat would; wait for the parent and all its chunk tasks; return the summary."""
+    summary = run_as_beat(**kwargs).get(timeout=30)
+    wait_until(lambda: finished_chunks() >= chunks_before + summary["chunks"], timeout=30)
+    return summary
+
+
+def reports_among(messages):
+    return [m for m in messages if m["Subject"].startswith(SUBJECT_PREFIX)]
+
+
+def wait_for_reports(smtp_server, count, timeout=30):
+    wait_until(lambda: len(reports_among(smtp_server.messages)) >= count, timeout=timeout)
+    return reports_among(smtp_server.messages)
+
+
+def plain(message):
+    return text_body(message).replace("\r\n", "\n")
+
+
+def report_to(smtp_server, author):
+    [message] = [m for m in reports_among(smtp_server.messages) if m["To"] == author.email]
+    return message
+
+
+def chunk_results():
+    return [json.loads(r.result) for r in TaskResult.objects.filter(task_name=CHUNK_TASK, status="SUCCESS")]
+
+
+def slow_down_smtp(smtp_server, seconds):
+    """Each DATA takes a while, so that chunk tasks running at the same time really overlap."""
+    handler = smtp_server.handler
+    original = handler.handle_DATA
+
+    async def handle_DATA(server, session, envelope):
+        await asyncio.sleep(seconds)
+        return await original(server, session, envelope)
+
+    handler.handle_DATA = handle_DATA
+
+
+def refuse_data_commands(smtp_server, numbers):
+    """Refuse the DATA commands with these ordinal numbers (1 = the first message sent), accept the others."""
+    handler = smtp_server.handler
+    original = handler.handle_DATA
+    calls = itertools.count(1)
+
+    async def handle_DATA(server, session, envelope):
+        if next(calls) in numbers:
+            return "451 4.3.0 Try again later"
+        return await original(server, session, envelope)
+
+    handler.handle_DATA = handle_DATA
+
+
+def admin_form_data(response):
+    """What the browser would post back from an admin add/change page, unchanged."""
+    data = {}
+
+    def add_form(form):
+        for name, field in form.fields.items():
+            key, value = form.add_prefix(name), form[name].value()
+            if isinstance(field.widget, forms.MultiWidget):
+                parts = value if isinstance(value, list) else field.widget.decompress(value)
+                for i, part in enumerate(parts):
+                    data[f"{key}_{i}"] = "" if part is None else part
+            elif isinstance(field.widget, forms.CheckboxInput):
+                if value:
+                    data[key] = "on"
+            else:
+                data[key] = "" if value is None else value
+
+    add_form(response.context["adminform"].form)
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        data.update({f"{formset.prefix}-{k}": v for k, v in formset.management_form.initial.items()})
+        for form in formset.forms:
+            add_form(form)
+    return data
+
+
+# --- Who gets what -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_row_mails_each_eligible_author_only_their_own_posts_with_numbers_and_links(celery_worker, smtp_server):
+    alice = author_with_posts(
+        ("Cats & dogs", 120, {0: 30, 1: 10, 2: 99, -1: 77}),  # views two days before and today do not count
+        ("Quiet one", 7, {}),
+        ("Second best", 50, {0: 5, 1: 9}),
+        full_name="Alice Author",
+    )
+    DraftFactory(author=alice, title="Alice's draft")
+    bob = author_with_posts(("Bob's only post", 3, {0: 1}), full_name="Bob Author")
+
+    # Nobody else gets anything: unverified, inactive, opted out, only drafts, no posts at all.
+    PostFactory(author=UserFactory(email="unverified@example.com"), title="Unverified's post")
+    author_with_posts(("Inactive's post", 5, {0: 5}), email="inactive@example.com", is_active=False)
+    author_with_posts(("Opted out's post", 5, {0: 5}), email="optedout@example.com", receives_reports=False)
+    DraftFactory(author=AuthorFactory(email="drafts.only@example.com"), title="Only a draft")
+    AuthorFactory(email="no.posts@example.com")
+
+    summary = run_and_wait()
+
+    day = report_date()
+    assert summary == {"date": day.isoformat(), "authors": 2, "chunks": 1, "queued": 2}
+    messages = wait_for_reports(smtp_server, 2)
+    assert sorted(m["To"] for m in reports_among(smtp_server.settle(1))) == sorted([alice.email, bob.email])
+
+    message = report_to(smtp_server, alice)
+    assert message["Subject"] == f"Your posts' views on {date_format(day, 'N j, Y')}"
+    assert message.is_multipart()
+    text, html = plain(message), html_body(message)
+    on = date_format(day, "N j")
+
+    # Most viewed on the report date first; absolute links from SITE_URL; the change from the day before.
+    assert [line for line in text.splitlines() if line.lstrip().startswith("http")] == [
+        "  http://testserver/cats-dogs/",
+        "  http://testserver/second-best/",
+        "  http://testserver/quiet-one/",
+    ]
+    for title, slug, total, on_date, change in [
+        ("Cats & dogs", "cats-dogs", 120, 30, "+20"),
+        ("Second best", "second-best", 50, 5, "-4"),
+        ("Quiet one", "quiet-one", 7, 0, "+0"),
+    ]:
+        url = f"http://testserver/{slug}/"
+        counts = f"Total views: {total} · On {on}: {on_date} · Change from the day before: {change}"
+        assert f"{title}\n  {url}\n  {counts}" in text
+        cells = f"<td>{total}</td><td>{on_date}</td><td>{change}</td>"
+        assert f'<tr><td><a href="{url}">{title.replace("&", "&amp;")}</a></td>{cells}</tr>' in html
+    assert f"Totals: 177 views · 35 on {on} · change +16" in text
+    assert "<td>Totals</td><td>177</td><td>35</td><td>+16</td>" in html
+    assert html.index("Cats &amp; dogs") < html.index("Second best") < html.index("Quiet one")
+    for someone_elses in ("Bob's only post", "Alice's draft", "Unverified's post", "Inactive's post", "Opted out"):
+        assert someone_elses not in text and someone_elses.replace("'", "&#x27;") not in html
+
+    bob_text = plain(report_to(smtp_server, bob))
+    assert "Bob's only post" in bob_text and "Cats & dogs" not in bob_text
+    assert f"Totals: 3 views · 1 on {on} · change +1" in bob_text
+
+    assert set(ReportDelivery.objects.values_list("author_id", "report_date", "status")) == {
+        (alice.pk, day, "sent"),
+        (bob.pk, day, "sent"),
+    }
+    assert len(messages) == 2
+
+
+# --- Exactly once ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_running_twice_sends_no_second_report(celery_worker, smtp_server, settings):
+    settings.REPORT_CHUNK_SIZE = 2
+    authors = [author_with_posts((f"Post {i}", i, {0: i})) for i in range(5)]
+
+    first = run_and_wait()
+    wait_for_reports(smtp_server, 5)
+    second = run_and_wait(chunks_before=first["chunks"])
+
+    assert first["queued"] == second["queued"] == 5
+    assert sorted(m["To"] for m in reports_among(smtp_server.settle(1))) == sorted(a.email for a in authors)
+    assert sum(r["sent"] for r in chunk_results()) == 5
+    assert ReportDelivery.objects.filter(status="sent").count() == 5
+
+
+@pytest.fixture
+def eight_worker_threads(transactional_db):
+    """A worker running eight tasks at a time, as several workers sharing a run would."""
+    celery_app.control.purge()
+    with start_worker(celery_app, pool="threads", concurrency=8, shutdown_timeout=30) as worker:
+        yield worker
+    celery_app.control.purge()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_send_each_report_once(eight_worker_threads, smtp_server, settings):
+    settings.REPORT_CHUNK_SIZE = 4
+    slow_down_smtp(smtp_server, 0.2)
+    authors = [author_with_posts((f"Post {i}", i, {0: i})) for i in range(8)]
+
+    # Two beats firing the same minute, and a third a moment later, while the first reports are on their way.
+    runs = [run_as_beat(), run_as_beat()]
+    wait_until(lambda: ReportDelivery.objects.filter(status="sending").exists())
+    runs.append(run_as_beat())
+    chunks = sum(run.get(timeout=30)["chunks"] for run in runs)
+    wait_until(lambda: finished_chunks() >= chunks, timeout=30)
+
+    assert sorted(m["To"] for m in reports_among(smtp_server.settle(1))) == sorted(a.email for a in authors)
+    results = chunk_results()
+    assert sum(r["sent"] for r in results) == 8
+    assert sorted(pk for r in results for pk in r["sent_to"]) == sorted(a.pk for a in authors)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_smtp_refusing_then_recovering_sends_each_report_once(celery_worker, smtp_server):
+    authors = [author_with_posts((f"Post {i}", i, {0: i})) for i in range(3)]
+    smtp_server.refuse_next(2)
+
+    run_and_wait()
+
+    assert smtp_server.handler.refused == 2
+    assert sorted(m["To"] for m in reports_among(smtp_server.settle(1))) == sorted(a.email for a in authors)
+    assert ReportDelivery.objects.filter(status="sent").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_smtp_failing_mid_chunk_resends_only_what_was_not_sent(celery_worker, smtp_server):
+    authors = [author_with_posts((f"Post {i}", i, {0: i})) for i in range(3)]
+    refuse_data_commands(smtp_server, {2, 3})  # the first report goes out, then the server struggles
+
+    run_and_wait()
+
+    assert sorted(m["To"] for m in reports_among(smtp_server.settle(1))) == sorted(a.email for a in authors)
+    # The first attempt sent the first report and recorded it; the retries sent only the other two.
+    [result] = chunk_results()
+    assert result["sent_to"] == [authors[1].pk, authors[2].pk]
+    assert ReportDelivery.objects.filter(status="sent").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_that_finally_fails_is_recorded_shown_in_the_admin_and_sent_by_the_next_run(
+    celery_worker, smtp_server, monkeypatch, admin_client
+):
+    from publisher.tasks import send_view_count_reports_to_authors
+
+    monkeypatch.setattr(send_view_count_reports_to_authors, "max_retries", 1)
+    author = author_with_posts(("Unlucky", 4, {0: 4}), email="unlucky@example.com")
+    smtp_server.refuse_next(100)
+
+    run_as_beat().get(timeout=30)
+    delivery = wait_until(lambda: ReportDelivery.objects.filter(author=author, status="failed").first())
+    assert "SMTPDataError" in delivery.error
+    assert TaskResult.objects.get(task_name=CHUNK_TASK).status == "FAILURE"
+    page = admin_client.get("/admin/publisher/reportdelivery/?status__exact=failed").content.decode()
+    assert "unlucky@example.com" in page
+
+    smtp_server.refuse_next(0)
+    run_and_wait()
+    [message] = reports_among(smtp_server.settle(1))
+    assert message["To"] == "unlucky@example.com"
+    assert ReportDelivery.objects.get(author=author).status == "sent"
+
+
+# --- Stored results ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_task_results_store_the_summary_and_what_each_chunk_sent(celery_worker, smtp_server, settings):
+    settings.REPORT_CHUNK_SIZE = 2
+    authors = [author_with_posts((f"Post {i}", i, {0: i})) for i in range(3)]
+
+    run_and_wait()
+    wait_for_reports(smtp_server, 3)
+
+    parent = TaskResult.objects.get(task_name=PARENT_TASK)
+    assert parent.status == "SUCCESS"
+    assert parent.periodic_task_name == DAILY_REPORT
+    assert json.loads(parent.result) == {"date": report_date().isoformat(), "authors": 3, "chunks": 2, "queued": 3}
+    chunks = TaskResult.objects.filter(task_name=CHUNK_TASK).order_by("date_created")
+    assert [c.status for c in chunks] == ["SUCCESS", "SUCCESS"]
+    results = [json.loads(c.result) for c in chunks]
+    assert sorted(r["sent"] for r in results) == [1, 2]
+    assert sorted(pk for r in results for pk in r["sent_to"]) == sorted(a.pk for a in authors)
+    assert all(r["date"] == report_date().isoformat() for r in results)
+    assert all(json.loads(c.task_args) for c in chunks)  # extended results: the author ids each chunk had
+
+
+@pytest.mark.django_db(transaction=True)
+def test_expired_task_results_are_deleted_by_their_database_schedule(celery_worker, settings):
+    old = TaskResult.objects.create(task_id="old-one", status="SUCCESS")
+    expired = timezone.now() - settings.TASK_RESULT_MAX_AGE - timedelta(hours=1)
+    TaskResult.objects.filter(pk=old.pk).update(date_done=expired)
+    TaskResult.objects.create(task_id="recent-one", status="SUCCESS")
+
+    assert run_as_beat(RESULT_CLEANUP).get(timeout=30) == {"deleted": 1}
+    assert not TaskResult.objects.filter(task_id="old-one").exists()
+    assert TaskResult.objects.filter(task_id="recent-one").exists()
+
+
+# --- Unsubscribing -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_report_link_and_one_click_post_turn_reports_off(celery_worker, smtp_server):
+    one_click = author_with_posts(("One-click post", 1, {0: 1}), email="oneclick@example.com")
+    by_link = author_with_posts(("Link post", 1, {0: 1}), email="bylink@example.com")
+    run_and_wait()
+    wait_for_reports(smtp_server, 2)
+
+    # RFC 8058: the mail client POSTs "List-Unsubscribe=One-Click" to the header's URL; no session, no CSRF token.
+    message = report_to(smtp_server, one_click)
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    [header_url] = re.fullmatch(r"<(.+)>", message["List-Unsubscribe"].strip()).groups()
+    assert UNSUBSCRIBE_LINK.fullmatch(header_url)
+    assert header_url in text_body(message) and header_url in html_body(message)
+    mail_client = Client(enforce_csrf_checks=True)
+    path = UNSUBSCRIBE_LINK.fullmatch(header_url).group(1)
+    response = mail_client.post(path, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    one_click.refresh_from_db()
+    assert not one_click.receives_reports
+
+    # The link in the body: opening it (or a scanner fetching it) changes nothing; confirming does.
+    path = UNSUBSCRIBE_LINK.search(text_body(report_to(smtp_server, by_link))).group(1)
+    browser = Client(enforce_csrf_checks=True)
+    assert "Turn off daily reports?" in browser.get(path).content.decode()
+    by_link.refresh_from_db()
+    assert by_link.receives_reports
+    assert "Daily reports are turned off" in browser.post(path).content.decode()
+    by_link.refresh_from_db()
+    assert not by_link.receives_reports
+
+    # The next day's run leaves them both out.
+    DailyPostViews.objects.update(date=timezone.localdate())
+    assert reports.queue_daily_reports(report_date=timezone.localdate())["authors"] == 0
+
+
+@pytest.mark.django_db
+def test_signed_in_author_unsubscribing_lands_on_their_account_page(client):
+    author = AuthorFactory()
+    client.force_login(author)
+    response = client.post(f"/reports/unsubscribe/{make_unsubscribe_token(author)}/")
+    assert response.status_code == 302 and response.url == "/account/"
+    author.refresh_from_db()
+    assert not author.receives_reports
+
+
+@pytest.mark.django_db
+def test_tampered_or_expired_unsubscribe_token_is_a_400_and_changes_nothing(client, settings):
+    author, other = AuthorFactory(), AuthorFactory()
+    token = make_unsubscribe_token(author)
+    payload, timestamp, signature = token.split(":")
+    forged_payload = make_unsubscribe_token(other).split(":")[0]
+    tampered = [
+        f"{payload}:{timestamp}:{signature[:-1]}{'A' if signature[-1] != 'A' else 'B'}",
+        f"{forged_payload}:{timestamp}:{signature}",  # someone else's id under this signature
+        "not-a-token",
+    ]
+    for bad in tampered:
+        assert client.get(f"/reports/unsubscribe/{bad}/").status_code == 400
+        assert client.post(f"/reports/unsubscribe/{bad}/", "List-Unsubscribe=One-Click",
+                           content_type="application/x-www-form-urlencoded").status_code == 400
+
+    settings.UNSUBSCRIBE_LINK_MAX_AGE = timedelta(seconds=-1)
+    assert client.post(f"/reports/unsubscribe/{token}/").status_code == 400
+    assert User.objects.filter(receives_reports=True).count() == 2
+
+
+# --- Bounded queries ---------------------------------------------------------------------------------
+
+
+def authors_with_three_posts(count):
+    authors = AuthorFactory.create_batch(count, password=None)
+    for author in authors:
+        for n in range(3):
+            post = PostFactory(author=author, view_count=10 + n)
+            DailyPostViews.objects.create(post=post, date=report_date(), views=n)
+            DailyPostViews.objects.create(post=post, date=report_date() - timedelta(days=1), views=1)
+    return [a.pk for a in authors]
+
+
+def queries_to_claim_and_build(author_ids, task_id):
+    with CaptureQueriesContext(connection) as queries:
+        claimed = reports.claim_deliveries(author_ids=author_ids, report_date=report_date(), task_id=task_id)
+        built = reports.build_reports(author_ids=claimed, report_date=report_date())
+    assert len(built) == len(author_ids)
+    assert all(len(report["rows"]) == 3 for report in built)
+    return len(queries)
+
+
+@pytest.mark.django_db
+def test_claiming_and_building_a_chunk_takes_the_same_queries_for_5_and_50_authors():
+    few, many = authors_with_three_posts(5), authors_with_three_posts(50)
+    assert queries_to_claim_and_build(few, "task-few") == queries_to_claim_and_build(many, "task-many") <= 8
+
+
+@pytest.mark.django_db
+def test_sending_a_chunk_adds_only_the_per_email_delivery_mark_per_author(mailoutbox):
+    few, many = authors_with_three_posts(5), authors_with_three_posts(50)
+
+    def queries_to_send(author_ids, task_id):
+        with CaptureQueriesContext(connection) as queries:
+            reports.send_reports_to_authors(author_ids=author_ids, report_date=report_date(), task_id=task_id)
+        marks = [q for q in queries if q["sql"].startswith('UPDATE "publisher_reportdelivery"')]
+        return len(queries) - len(marks)
+
+    assert queries_to_send(few, "task-few") == queries_to_send(many, "task-many") <= 10
+    assert len(mailoutbox) == 55
+
+
+@pytest.mark.django_db
+def test_eligible_authors_are_streamed_in_keyset_chunks():
+    ids = authors_with_three_posts(7)
+    chunks = list(reports.eligible_author_id_chunks(size=3))
+    assert chunks == [ids[0:3], ids[3:6], ids[6:7]]
+
+
+# --- Command line and admin --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_management_command_queues_the_report_for_the_given_date(celery_worker, smtp_server):
+    earlier = report_date() - timedelta(days=3)
+    author = AuthorFactory()
+    post = PostFactory(author=author, title="Old news", view_count=40)
+    DailyPostViews.objects.create(post=post, date=earlier, views=12)
+    DailyPostViews.objects.create(post=post, date=earlier - timedelta(days=1), views=2)
+
+    out = StringIO()
+    call_command("send_view_count_report", "--date", earlier.isoformat(), stdout=out)
+    assert f"Queued the view-count report for {earlier.isoformat()} as task " in out.getvalue()
+
+    [message] = wait_for_reports(smtp_server, 1)
+    assert message["Subject"] == f"Your posts' views on {date_format(earlier, 'N j, Y')}"
+    on = date_format(earlier, "N j")
+    assert f"Total views: 40 · On {on}: 12 · Change from the day before: +10" in text_body(message)
+    assert ReportDelivery.objects.get(author=author).report_date == earlier
+
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        call_command("send_view_count_report", "--date", "yesterday")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_action_sends_the_days_report_now_and_the_daily_run_does_not_repeat_it(
+    admin_client, celery_worker, smtp_server
+):
+    author = author_with_posts(("Fresh post", 9, {0: 6, 1: 2}), email="eager@example.com")
+    not_eligible = AuthorFactory(email="idle@example.com")
+
+    response = admin_client.post(
+        "/admin/main/user/",
+        {"action": "send_todays_report_now", "_selected_action": [author.pk, not_eligible.pk]},
+        follow=True,
+    )
+    assert "Queued today&#x27;s report for 1 eligible author(s)." in response.content.decode()
+    [message] = wait_for_reports(smtp_server, 1)
+    assert message["To"] == "eager@example.com"
+    assert message["Subject"] == f"Your posts' views on {date_format(report_date(), 'N j, Y')}"
+    assert f"On {date_format(report_date(), 'N j')}: 6 · Change from the day before: +4" in text_body(message)
+
+    # At 07:00 beat runs the same day's report: it was sent already, so it is not sent again.
+    wait_until(lambda: ReportDelivery.objects.filter(author=author, status="sent").exists())
+    summary = run_and_wait(chunks_before=1)
+    assert summary["queued"] == 1
+    assert len(reports_among(smtp_server.settle(1))) == 1
+
+
+# --- The schedule ------------------------------------------------------------------------------------
+
+
+def seconds_until(hour, minute):
+    now = timezone.localtime()
+    due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if due <= now:
+        due += timedelta(days=1)
+    return (due - now).total_seconds()
+
+
+def due_in(beat):
+    """Seconds until beat sends the daily report, or None if beat has not loaded it (it loads crontab
+    entries a couple of hours ahead of their time)."""
+    entry = beat.schedule.get(DAILY_REPORT)
+    if entry is None:
+        return None
+    is_due, next_check = entry.is_due()
+    assert not is_due
+    return next_check
+
+
+@pytest.mark.django_db(transaction=True)
+def test_editing_the_schedule_in_the_admin_changes_when_the_running_beat_sends_it(admin_client):
+    beat = DatabaseScheduler(app=celery_app)  # a running beat: it read the schedule once, at start
+    before = due_in(beat)
+    assert before is None or abs(before - seconds_until(7, 0)) < 5
+
+    # The admin adds a new time and gives it to the daily report: about half an hour from now.
+    new_time = timezone.localtime() + timedelta(minutes=30)
+    if (new_time.hour, new_time.minute) == (7, 0):
+        new_time += timedelta(minutes=5)
+    add_page = admin_client.get("/admin/django_celery_beat/crontabschedule/add/")
+    data = admin_form_data(add_page)
+    data.update(minute=str(new_time.minute), hour=str(new_time.hour), day_of_week="*", day_of_month="*",
+                month_of_year="*", timezone=timezone.get_current_timezone_name())
+    assert admin_client.post("/admin/django_celery_beat/crontabschedule/add/", data).status_code == 302
+    crontab = CrontabSchedule.objects.get(minute=str(new_time.minute), hour=str(new_time.hour))
+
+    row = PeriodicTask.objects.get(name=DAILY_REPORT)
+    change_url = f"/admin/django_celery_beat/periodictask/{row.pk}/change/"
+    data = admin_form_data(admin_client.get(change_url))
+    data["crontab"] = crontab.pk
+    response = admin_client.post(change_url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+
+    # The same beat, not restarted, now sends it at the new time.
+    after = due_in(beat)
+    assert after is not None
+    assert abs(after - seconds_until(new_time.hour, new_time.minute)) < 5
+
+    # Migrating again (a deploy) keeps the admin's choice.
+    ensure_periodic_tasks()
+    assert PeriodicTask.objects.get(name=DAILY_REPORT).crontab == crontab
+
+    # Disabled in the admin: the running beat drops it.
+    admin_client.post("/admin/django_celery_beat/periodictask/",
+                      {"action": "disable_tasks", "_selected_action": [row.pk]})
+    assert DAILY_REPORT not in beat.schedule
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_once_from_the_periodic_task_admin_sends_the_reports(admin_client, celery_worker, smtp_server):
+    author = author_with_posts(("Run now", 2, {0: 2}))
+    row = PeriodicTask.objects.get(name=DAILY_REPORT)
+
+    admin_client.post("/admin/django_celery_beat/periodictask/",
+                      {"action": "run_tasks", "_selected_action": [row.pk]})
+
+    [message] = wait_for_reports(smtp_server, 1)
+    assert message["To"] == author.email
+    parent = wait_until(lambda: TaskResult.objects.filter(task_name=PARENT_TASK, status="SUCCESS").first())
+    assert parent.periodic_task_name == DAILY_REPORT
+
+
+@pytest.mark.django_db
+def test_migrate_stores_the_daily_report_schedule_at_seven_in_time_zone(settings):
+    row = PeriodicTask.objects.get(name=DAILY_REPORT)
+    assert row.enabled and row.task == PARENT_TASK
+    assert (row.args, row.kwargs) == ("[]", "{}")
+    assert (row.crontab.minute, row.crontab.hour, row.crontab.day_of_week) == ("0", "7", "*")
+    assert str(row.crontab.timezone) == settings.TIME_ZONE
