@@ -15,6 +15,15 @@ EMAIL_RETRY = {
 }
 
 
+# A request publishes once, on a connection with the short Redis timeouts: a broker that hangs (connections
+# open, no answer) must not hold the request for the broker's socket timeout, twice.
+REQUEST_PUBLISH_OPTIONS = {
+    "socket_timeout": settings.REDIS_SOCKET_TIMEOUT,
+    "socket_connect_timeout": settings.REDIS_SOCKET_TIMEOUT,
+    "max_retries": 0,
+}
+
+
 def queue_after_commit(task, *args, **kwargs):
     """Queue a Celery task once the current transaction commits.
 
@@ -22,7 +31,8 @@ def queue_after_commit(task, *args, **kwargs):
     """
 
     def queue_task():
-        task.delay(*args, **kwargs)
+        with task.app.connection_for_write(transport_options=REQUEST_PUBLISH_OPTIONS) as connection:
+            task.apply_async(args, kwargs, connection=connection, retry=False)
 
     queue_task.__qualname__ = f"queue_task({task.name})"
     transaction.on_commit(queue_task, robust=True)

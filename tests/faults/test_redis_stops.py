@@ -63,6 +63,33 @@ def test_redis_stopped_during_sign_ups_each_is_saved_fast_and_mailed_once_when_i
     wait_until(lambda: not users.filter(verification_sent_at__isnull=True).exists())
 
 
+@pytest.mark.django_db(transaction=True)
+def test_redis_hanging_during_sign_ups_each_answers_within_two_seconds_and_is_mailed_once(
+    private_redis, smtp, request
+):
+    """Redis hangs instead of refusing (SIGSTOP: a stalled server, or a network partition): connections open,
+    commands get no answer. The cache and the broker must give up within their short timeouts. (The worker
+    starts afterwards: in this process, its threads would compete with the requests being timed.)"""
+    response, _ = sign_up(0)  # the web process's connections to Redis are open when it hangs
+    assert response.status_code == 302
+    private_redis.process.send_signal(signal.SIGSTOP)
+    try:
+        for n in range(1, 4):
+            response, seconds = sign_up(n)
+            assert response.status_code == 302
+            assert seconds < 2, f"sign-up {n} took {seconds:.2f}s with Redis hanging"
+    finally:
+        private_redis.process.send_signal(signal.SIGCONT)
+
+    users = User.objects.filter(email__startswith="reader")
+    assert users.count() == 4
+    users.update(date_joined=timezone.now() - timedelta(minutes=2))
+    request.getfixturevalue("celery_worker")
+    resend_missing_verifications.delay()  # and the first sign-up's own task, queued before Redis hung
+    smtp.wait_for(4, timeout=30)
+    assert smtp.settle(1.5) and smtp.count_by_recipient() == {user.email: 1 for user in users}
+
+
 # --- Item 5: views while Redis is down ---------------------------------------------------------------
 
 
