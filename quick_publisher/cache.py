@@ -16,7 +16,7 @@ from django.core.cache.backends.redis import RedisCache
 
 logger = logging.getLogger(__name__)
 
-LEAVE_ALONE_AFTER_ERROR = 5  # seconds
+LEAVE_ALONE_AFTER_ERROR = 2  # seconds: enough for one request not to wait twice
 
 
 def _failing_open(method, answer_when_down):
