@@ -13,6 +13,7 @@ from slugify import slugify
 
 from . import view_buffer
 from .models import DailyPostViews, Post, ViewFlush
+from .post_pages import forget_kept_pages
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +91,14 @@ def publish_posts(*, posts, user):
     now = timezone.now()
     with transaction.atomic():
         drafts.filter(published_at__isnull=True).update(published_at=now)
+        transaction.on_commit(forget_kept_pages)  # update() sends no post_save
         return drafts.update(status=Post.Status.PUBLISHED, updated_at=now)
 
 
 def unpublish_posts(*, posts):
-    return posts.filter(status=Post.Status.PUBLISHED).update(status=Post.Status.DRAFT, updated_at=timezone.now())
+    with transaction.atomic():
+        transaction.on_commit(forget_kept_pages)  # update() sends no post_save
+        return posts.filter(status=Post.Status.PUBLISHED).update(status=Post.Status.DRAFT, updated_at=timezone.now())
 
 
 # --- Views -------------------------------------------------------------------------------------------

@@ -4,6 +4,9 @@ One hash, ``views:pending``, holds for each post two fields incremented together
 ``<post_id>`` (views not yet in the database, for display) and ``<post_id>:<date>`` (the same views by day).
 A flush renames the hash to ``views:flushing`` in one atomic step, so a view that arrives during a flush lands
 in a fresh ``views:pending`` and is neither lost nor counted twice.
+
+``views:pages:generation`` is a token, never used twice, that changes whenever what a post page shows changes
+(see publisher.post_pages); a flush changes it in the same step as it drops the batch it moved into the database.
 """
 
 import functools
@@ -17,6 +20,7 @@ from django.conf import settings
 PENDING = "views:pending"
 FLUSHING = "views:flushing"
 BATCH_FIELD = "__batch__"
+PAGES_GENERATION = "views:pages:generation"
 
 # Take the batch to flush: an unfinished one first (a flush that died half-way), else the pending views.
 _TAKE_BATCH = """
@@ -32,17 +36,48 @@ return ARGV[2]
 """
 
 # Delete the batch only if it is still the one we flushed (a slower, concurrent flush must not delete the next).
+# The database's counts include it now, so pages kept with the old counts are out of date from this moment on.
 _DROP_BATCH = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('SET', KEYS[2], ARGV[3])
   return redis.call('DEL', KEYS[1])
 end
 return 0
+"""
+
+# The whole hot path of a kept page in one round trip. If the pages' generation is still ARGV[1]: count the view
+# (unless ARGV[3], the day, is empty) and return {generation, views not yet in the database}; else count nothing
+# and return {current generation}, starting one if there is none, as after Redis lost its data.
+_VIEW_KEPT_PAGE = """
+local generation = redis.call('GET', KEYS[3])
+if not generation then
+  local now = redis.call('TIME')
+  generation = now[1] .. '.' .. now[2]
+  redis.call('SET', KEYS[3], generation)
+end
+if generation ~= ARGV[1] then
+  return {generation}
+end
+local pending
+if ARGV[3] ~= '' then
+  pending = redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+  redis.call('HINCRBY', KEYS[1], ARGV[2] .. ':' .. ARGV[3], 1)
+else
+  pending = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0')
+end
+return {generation, pending + tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')}
 """
 
 
 @functools.cache
 def client():
     return redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_CLIENT_OPTIONS)
+
+
+@functools.cache
+def _script(source):
+    """Sent once, then called by its SHA; always run with client=client(), which tests may point elsewhere."""
+    return client().register_script(source)
 
 
 def add_view(post_id, day):
@@ -77,4 +112,27 @@ def take_batch():
 
 
 def drop_batch(batch_id):
-    client().eval(_DROP_BATCH, 1, FLUSHING, BATCH_FIELD, batch_id)
+    client().eval(_DROP_BATCH, 2, FLUSHING, PAGES_GENERATION, BATCH_FIELD, batch_id, _new_generation())
+
+
+def view_kept_page(post_id, day, *, generation, counted):
+    """For a page kept under `generation`: if that is still the current one, count the view (when `counted`) and
+    return (generation, this post's views not in the database yet); else count nothing, return (current, None)."""
+    reply = _script(_VIEW_KEPT_PAGE)(
+        keys=[PENDING, FLUSHING, PAGES_GENERATION],
+        args=[generation, post_id, day.isoformat() if counted else ""],
+        client=client(),
+    )
+    return reply[0].decode(), (reply[1] if len(reply) > 1 else None)
+
+
+def pages_generation():
+    return view_kept_page(0, date.min, generation="", counted=False)[0]
+
+
+def renew_pages_generation():
+    client().set(PAGES_GENERATION, _new_generation())
+
+
+def _new_generation():
+    return uuid.uuid4().hex

@@ -6,7 +6,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 from django.views.generic import ListView
 
-from . import reports, selectors, services
+from . import post_pages, reports, selectors, services
 from .bots import is_bot
 from .tokens import read_unsubscribe_token
 
@@ -24,14 +24,20 @@ class HomeView(ListView):
 
 @require_safe
 def post_detail(request, slug):
+    counted = request.method == "GET" and not is_bot(request.headers.get("User-Agent", ""))
+    generation = None
+    if post_pages.can_keep(request):
+        response, generation = post_pages.kept_response(slug, counted=counted)
+        if response is not None:
+            return response
     post = selectors.published_post(slug)
     if post is None:
         raise Http404("No such post.")
-    if request.method == "GET" and not is_bot(request.headers.get("User-Agent", "")):
-        views = services.record_view(post)
-    else:
-        views = services.current_view_count(post)
-    return render(request, "publisher/post_detail.html", {"post": post, "views": views})
+    views = services.record_view(post) if counted else services.current_view_count(post)
+    response = render(request, "publisher/post_detail.html", {"post": post, "views": views})
+    if generation is not None:
+        post_pages.keep(slug, post=post, views=views, response=response, generation=generation)
+    return response
 
 
 @csrf_exempt  # RFC 8058 one-click POSTs come from mail clients, with no session; the signed token is the proof

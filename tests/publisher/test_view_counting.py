@@ -13,8 +13,8 @@ from django.db.models.signals import post_save
 from django.test import Client
 from django.utils import timezone
 
-from publisher import services, view_buffer
-from publisher.models import DailyPostViews, ViewFlush
+from publisher import post_pages, services, view_buffer
+from publisher.models import DailyPostViews, Post, ViewFlush
 from publisher.tasks import flush_view_counts
 from quick_publisher.redis_server import free_port
 from tests.conftest import wait_until
@@ -118,6 +118,84 @@ def test_views_are_kept_per_day_as_well_as_in_total():
     assert services.flush_view_counts() == 4
     assert dict(DailyPostViews.objects.filter(post=post).values_list("date", "views")) == {later_day: 8, earlier_day: 1}
     assert database_views(post) == (9, 9)
+
+
+# --- Kept pages: one Redis round trip, no database, never stale ------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_kept_page_is_served_without_the_database_and_is_the_rendered_page(client, django_assert_num_queries):
+    post = PostFactory(title="Kept <b>page</b>", content="Body with *emphasis*.")
+    rendered = view(client, post, user_agent="Googlebot/2.1")  # rendered and kept, not counted
+    with django_assert_num_queries(0):
+        kept = view(client, post)
+    assert kept.status_code == 200
+    assert kept.content.decode() == rendered.content.decode().replace("Viewed 0 times", "Viewed 1 time")
+    assert {k: v for k, v in kept.headers.items() if k != "Content-Length"} == {
+        k: v for k, v in rendered.headers.items() if k != "Content-Length"
+    }
+    assert kept.headers["Vary"] == "Cookie"
+    with django_assert_num_queries(0):
+        assert "Viewed 2 times" in view(client, post).content.decode()
+        assert view(client, post, method="head").status_code == 200
+    assert services.current_view_count(post) == 2
+
+
+@pytest.mark.django_db
+def test_a_signed_in_reader_never_gets_the_kept_anonymous_page(client):
+    post = PostFactory()
+    view(client, post)
+    assert "Log in" in view(client, post).content.decode()  # kept by now
+    client.force_login(post.author)
+    page = view(client, post).content.decode()
+    assert "Log out" in page and "Log in" not in page and "Viewed 3 times" in page
+    client.logout()
+    assert "Log in" in view(client, post).content.decode()
+
+
+@pytest.mark.django_db
+def test_kept_pages_follow_every_change_to_what_they_show(client, django_capture_on_commit_callbacks):
+    post = PostFactory(title="First title", author__full_name="Ada Writer")
+    view(client, post)
+
+    def changed(change):
+        with django_capture_on_commit_callbacks(execute=True):
+            change()
+        return view(client, post)
+
+    post.title = "Second title"
+    assert "Second title" in changed(lambda: services.save_post(post)).content.decode()
+    post.author.full_name = "Ada Lovelace"
+    assert "Ada Lovelace" in changed(post.author.save).content.decode()
+    assert changed(lambda: services.unpublish_posts(posts=Post.objects.all())).status_code == 404
+    assert changed(lambda: services.publish_posts(posts=Post.objects.all(), user=post.author)).status_code == 200
+    assert changed(lambda: Post.objects.filter(pk=post.pk).delete()).status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_kept_page_shows_the_views_of_a_flush_in_progress_and_after_it(client):
+    post = PostFactory(view_count=10)
+    view(client, post)
+    view(client, post)  # kept, with 10 views in the database and 2 buffered
+    view_buffer.take_batch()  # a flush takes the 2...
+    assert "Viewed 13 times" in view(client, post).content.decode()  # ...while this view arrives
+    assert services.flush_view_counts() == 2  # the database now has 12: the kept page's count is out of date
+    assert "Viewed 14 times" in view(client, post).content.decode()
+    assert services.flush_view_counts() == 2
+    assert database_views(post)[0] == 14
+
+
+@pytest.mark.django_db
+def test_a_kept_page_outlives_neither_its_max_age_nor_redis_losing_its_data(client, monkeypatch):
+    post = PostFactory()
+    view(client, post)
+    Post.objects.filter(pk=post.pk).update(title="Changed behind the site's back")
+    assert "Changed behind" not in view(client, post).content.decode()  # kept
+    monkeypatch.setattr(post_pages, "PAGE_MAX_AGE", 0)
+    view_buffer.client().delete(view_buffer.PAGES_GENERATION)  # as when Redis restarts empty
+    assert "Changed behind" in view(client, post).content.decode()
+    Post.objects.filter(pk=post.pk).update(title="Changed again")
+    assert "Changed again" in view(client, post).content.decode()  # expired at once
 
 
 # --- Flushing: atomic take, exactly-once apply ----------------------------------------------------------

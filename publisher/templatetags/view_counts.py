@@ -1,0 +1,10 @@
+from django import template
+from django.template.defaultfilters import pluralize
+
+register = template.Library()
+
+
+@register.filter
+def view_count_text(views):
+    """"Viewed N times": in Python, as publisher.post_pages puts it into every kept page it serves."""
+    return f"Viewed {views} time{pluralize(views)}"
