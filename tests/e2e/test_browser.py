@@ -493,6 +493,6 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     page.get_by_role("button", name="Turn off daily reports").click()
     expect(page).to_have_url(f"{platform.url}/account/")
     expect(page.locator(".messages")).to_contain_text("Daily reports are turned off")
-    expect(page.get_by_label("Receives daily reports")).not_to_be_checked()
+    expect(page.get_by_label("Email me a daily report of my posts' views")).not_to_be_checked()
     screenshot(page, "account")
     author_context.close()

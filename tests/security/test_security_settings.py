@@ -327,15 +327,19 @@ def secrets_in(text):
     return found
 
 
+# The scanner's own test vectors, split so that this file does not contain them whole. An earlier commit of this
+# file did, so the history scan below knows them by what the scanner reports for them.
+FAKE_LEAKS = "\n".join([
+    "SECRET_KEY" + ' = "n8#x!q2v$k0z@4m7p1r9t6w3y5u8i0o2"',
+    "EMAIL_HOST_PASSWORD" + ": 'hunter2hunter2'",
+    "DATABASE_URL=postgres://app:" + "s3cretpw@db.internal:5432/app",
+    "-----BEGIN OPENSSH " + "PRIVATE KEY-----",
+    "AKIA" + "ABCDEFGHIJKLMNOP",
+])
+
+
 def test_the_secret_scanner_finds_what_it_looks_for():
-    leaked = "\n".join([
-        'SECRET_KEY = "n8#x!q2v$k0z@4m7p1r9t6w3y5u8i0o2"',
-        "EMAIL_HOST_PASSWORD: 'hunter2hunter2'",
-        "DATABASE_URL=postgres://app:s3cretpw@db.internal:5432/app",
-        "-----BEGIN OPENSSH PRIVATE KEY-----",
-        "AKIAABCDEFGHIJKLMNOP",
-    ])
-    assert len(secrets_in(leaked)) == 5
+    assert len(secrets_in(FAKE_LEAKS)) == 5
     assert secrets_in('SECRET_KEY = "insecure-development-key-used-only-with-DEBUG-on"') == []
     assert secrets_in("postgres://postgres@127.0.0.1:5432/db  redis://127.0.0.1:6379/0") == []
 
@@ -354,7 +358,8 @@ def test_no_secret_is_committed_now_or_in_history():
     # Added lines of every commit: a secret removed later is still in the repository.
     history = git("log", "--all", "-p", "--no-color", "--no-ext-diff", "--format=commit %H").stdout
     added = "\n".join(line[1:] for line in history.splitlines() if line.startswith("+") and not line.startswith("+++"))
-    found += [f"history: {s}" for s in secrets_in(added)]
+    fake = set(secrets_in(FAKE_LEAKS))
+    found += [f"history: {s}" for s in secrets_in(added) if s not in fake]
     assert not found, "\n".join(found)
 
 
