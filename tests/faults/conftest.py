@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
+import kombu.exceptions
 import pytest
 import redis
 from aiosmtpd.controller import Controller
@@ -44,7 +45,7 @@ class Gate:
         # In a thread, so that the server's event loop keeps serving everything else meanwhile.
         await asyncio.get_running_loop().run_in_executor(None, self._open.wait, 60)
 
-    def wait_reached(self, timeout=30):
+    def wait_reached(self, timeout=60):
         if not self.reached.wait(timeout):
             raise AssertionError("the sender never reached the gate")
 
@@ -170,18 +171,24 @@ class WorkerProcess:
         self.log_path = log_path
         self.process = None
 
-    def start(self, timeout=30):
+    def start(self, timeout=60):
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self.command, cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout
-        while not celery_app.control.ping(destination=[self.hostname], timeout=0.5):
+        while not self.answers_ping():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 raise AssertionError(f"worker {self.hostname} did not start:\n{self.log()}")
         return self
+
+    def answers_ping(self):
+        try:
+            return celery_app.control.ping(destination=[self.hostname], timeout=0.5)
+        except (redis.RedisError, kombu.exceptions.KombuError, OSError):
+            return False  # a connection pooled before Redis restarted: the next try opens a new one
 
     def log(self):
         return Path(self.log_path).read_text(errors="replace")[-5000:]
@@ -205,6 +212,9 @@ def worker_processes(transactional_db, tmp_path):
 
     No in-process worker may run alongside (it would take their tasks): do not use `celery_worker` with this.
     """
+    # Connections pooled before an earlier test restarted Redis are dead: start from fresh ones.
+    celery_app.close()
+    celery_app.amqp._producer_pool = None
     celery_app.control.purge()
     workers = []
 

@@ -37,8 +37,8 @@ def test_report_run_delivered_twice_to_two_workers_mails_each_author_once(smtp, 
     send_view_count_report.delay()
     send_view_count_report.delay()  # the same run again, at the same moment: same date (yesterday)
 
-    wait_until(finished("publisher.tasks.send_view_count_report", 2), timeout=30)
-    wait_until(finished(REPORT_TASK, 2 * AUTHORS // CHUNK), timeout=30)  # every queued task ran to the end
+    wait_until(finished("publisher.tasks.send_view_count_report", 2), timeout=60)
+    wait_until(finished(REPORT_TASK, 2 * AUTHORS // CHUNK), timeout=60)  # every queued task ran to the end
     smtp.settle(0.5)
 
     assert smtp.count_by_recipient() == {author.email: 1 for author in authors}
