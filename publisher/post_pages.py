@@ -3,10 +3,11 @@
 Serving a kept page costs one Redis round trip (view_buffer.view_kept_page counts the view, reads the views not
 yet in the database and checks that the page is current) and neither a database query nor a template. A page is
 current while Redis's pages generation is the one it was rendered under; whatever changes what a page shows sets
-a new generation once committed: a post or a user saved or deleted, posts published or unpublished (signals and
-services call forget_kept_pages), views moved into the database (the flush, in the step that drops its batch).
-A kept page also expires after PAGE_MAX_AGE, so that an invalidation lost to a Redis outage, or a deploy,
-cannot leave a page stale for long.
+a new generation once committed: a post saved or deleted, its author's name or address changed, posts published
+or unpublished (signals and services call forget_kept_pages), views moved into the database (the flush, in the
+step that drops its batch).
+A kept page also expires after PAGE_MAX_AGE, so that nothing keeps a page stale for long: not an invalidation lost
+to a Redis outage, not the views counted straight into the database meanwhile, not a deploy.
 """
 
 import logging
@@ -18,16 +19,19 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
+from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
 from . import view_buffer
+from .models import Post
 from .templatetags.view_counts import view_count_text
 
 logger = logging.getLogger(__name__)
 
 PAGE_MAX_AGE = 60  # seconds
 PAGES_KEPT = 1000  # per process; the least recently read go first
+AUTHOR_FIELDS_SHOWN = {"full_name", "email"}
 
 
 def can_keep(request):
@@ -77,16 +81,13 @@ _kept = _KeptPages(PAGES_KEPT)
 
 def kept_response(slug, *, counted):
     """(response, generation): the kept page of slug with this view counted (when `counted`) if it is current;
-    else (None, the current generation to render the page under), or (None, None) when Redis does not answer."""
+    else (None, the current generation to render the page under). Raises redis.RedisError."""
     page = _kept.get(slug)
-    try:
-        if page is None or page.expires_at < time.monotonic():
-            return None, view_buffer.pages_generation()
-        generation, unflushed = view_buffer.view_kept_page(
-            page.post_id, timezone.localdate(), generation=page.generation, counted=counted
-        )
-    except redis.RedisError:
-        return None, None
+    if page is None or page.expires_at < time.monotonic():
+        return None, view_buffer.pages_generation()
+    generation, unflushed = view_buffer.view_kept_page(
+        page.post_id, timezone.localdate(), generation=page.generation, counted=counted
+    )
     if unflushed is None:
         return None, generation
     return page.response(unflushed), generation
@@ -110,6 +111,15 @@ def keep(slug, *, post, views, response, generation):
         after_count=closing + after,
         expires_at=time.monotonic() + PAGE_MAX_AGE,
     ))
+
+
+def forget_kept_pages_of_author(user, *, created, update_fields):
+    """After a user is saved: pages show their author's name or address, not the rest (not a sign-up's user, who
+    has no posts, nor a login's last_login), and a Redis call on those saves would slow them when Redis hangs."""
+    if created or (update_fields is not None and not AUTHOR_FIELDS_SHOWN & set(update_fields)):
+        return
+    if user.posts.filter(status=Post.Status.PUBLISHED).exists():
+        transaction.on_commit(forget_kept_pages)
 
 
 def forget_kept_pages():

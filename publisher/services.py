@@ -104,22 +104,30 @@ def unpublish_posts(*, posts):
 # --- Views -------------------------------------------------------------------------------------------
 
 
-def record_view(post):
-    """Count one view of the post; return its total, including views not yet flushed to the database."""
+def record_view(post, *, try_redis=True):
+    """Count one view of the post; return its total, including views not yet flushed to the database.
+
+    try_redis=False when Redis already failed this request: a second timeout would double the wait, and the
+    increment a timed-out call had sent may still be applied, so the view must not be sent again.
+    """
     today = timezone.localdate()
-    try:
-        return post.view_count + view_buffer.add_view(post.pk, today)
-    except redis.RedisError:
-        logger.warning("Redis unavailable: counting a view of post %s in the database", post.pk)
-        add_views_to_database({(post.pk, today): 1})
-        return Post.objects.filter(pk=post.pk).values_list("view_count", flat=True).first() or 0
+    if try_redis:
+        try:
+            return post.view_count + view_buffer.add_view(post.pk, today)
+        except redis.RedisError:
+            pass
+    logger.warning("Redis unavailable: counting a view of post %s in the database", post.pk)
+    add_views_to_database({(post.pk, today): 1})
+    return Post.objects.filter(pk=post.pk).values_list("view_count", flat=True).first() or 0
 
 
-def current_view_count(post):
-    try:
-        return post.view_count + view_buffer.unflushed_views(post.pk)
-    except redis.RedisError:
-        return post.view_count
+def current_view_count(post, *, try_redis=True):
+    if try_redis:
+        try:
+            return post.view_count + view_buffer.unflushed_views(post.pk)
+        except redis.RedisError:
+            pass
+    return post.view_count
 
 
 def add_views_to_database(counts):

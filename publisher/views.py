@@ -1,3 +1,4 @@
+import redis
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
@@ -25,15 +26,21 @@ class HomeView(ListView):
 @require_safe
 def post_detail(request, slug):
     counted = request.method == "GET" and not is_bot(request.headers.get("User-Agent", ""))
-    generation = None
+    redis_answered, generation = True, None
     if post_pages.can_keep(request):
-        response, generation = post_pages.kept_response(slug, counted=counted)
+        try:
+            response, generation = post_pages.kept_response(slug, counted=counted)
+        except redis.RedisError:
+            response, redis_answered = None, False
         if response is not None:
             return response
     post = selectors.published_post(slug)
     if post is None:
         raise Http404("No such post.")
-    views = services.record_view(post) if counted else services.current_view_count(post)
+    if counted:
+        views = services.record_view(post, try_redis=redis_answered)
+    else:
+        views = services.current_view_count(post, try_redis=redis_answered)
     response = render(request, "publisher/post_detail.html", {"post": post, "views": views})
     if generation is not None:
         post_pages.keep(slug, post=post, views=views, response=response, generation=generation)

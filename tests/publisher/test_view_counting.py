@@ -18,7 +18,7 @@ from publisher.models import DailyPostViews, Post, ViewFlush
 from publisher.tasks import flush_view_counts
 from quick_publisher.redis_server import free_port
 from tests.conftest import wait_until
-from tests.factories import PostFactory
+from tests.factories import PostFactory, UserFactory
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 # Far enough apart that "today" is never the same date in both.
@@ -170,6 +170,21 @@ def test_kept_pages_follow_every_change_to_what_they_show(client, django_capture
     assert changed(lambda: services.unpublish_posts(posts=Post.objects.all())).status_code == 404
     assert changed(lambda: services.publish_posts(posts=Post.objects.all(), user=post.author)).status_code == 200
     assert changed(lambda: Post.objects.filter(pk=post.pk).delete()).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_changes_that_show_on_post_pages_forget_the_kept_pages(client):
+    """Sign-ups and logins save users too, and must not wait on Redis for pages they do not change."""
+    author = PostFactory().author
+    generation = view_buffer.pages_generation()
+    reader = UserFactory()
+    client.force_login(reader)  # saves last_login
+    reader.full_name = "A reader with no posts"
+    reader.save()
+    assert view_buffer.pages_generation() == generation
+    author.full_name = "Renamed author"
+    author.save()
+    assert view_buffer.pages_generation() != generation
 
 
 @pytest.mark.django_db
