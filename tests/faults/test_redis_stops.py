@@ -1,7 +1,8 @@
-"""Redis stops, and comes back (items 1 and 5).
+"""Redis stops, or hangs, and comes back (items 1 and 5).
 
 These stop the session's private Redis for real (SHUTDOWN SAVE, as a service stop does; its append-only file is
-kept) and start it again on the same port, so they run only when REDIS_URL is unset.
+kept) and start it again on the same port, or freeze it with SIGSTOP (connections stay open, nothing answers:
+a stalled server, or a network partition), so they run only when REDIS_URL is unset.
 """
 
 import signal
