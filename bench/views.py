@@ -19,7 +19,7 @@ Environment (all optional):
   BENCH_DATABASE_URL   database to drop, create and use (default postgres://postgres@127.0.0.1:5432/qp_bench_views)
   BENCH_ROUNDS, BENCH_ROUND_SECONDS, BENCH_WARMUP_SECONDS   5 rounds of 6 s per case, after 2 s of warm-up
   BENCH_CONNECTIONS    concurrent connections (32)
-  BENCH_WORKERS, BENCH_THREADS, BENCH_WORKER_CLASS   gunicorn's (3 workers of 4 threads, gthread)
+  BENCH_WORKERS, BENCH_THREADS, BENCH_WORKER_CLASS   gunicorn's (6 workers of 1 thread, gthread for keep-alive)
   BENCH_REDIS          tcp (default, as REDIS_URL is documented) or unix (a socket file, for Redis on the same host)
 """
 
@@ -48,8 +48,9 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", 5))
 ROUND_SECONDS = int(os.environ.get("BENCH_ROUND_SECONDS", 6))
 WARMUP_SECONDS = int(os.environ.get("BENCH_WARMUP_SECONDS", 2))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 32))
-WORKERS = int(os.environ.get("BENCH_WORKERS", 3))
-THREADS = int(os.environ.get("BENCH_THREADS", 4))
+# One thread per worker: with several, a thread back from Redis waits for the GIL; (b) served a third less.
+WORKERS = int(os.environ.get("BENCH_WORKERS", 6))
+THREADS = int(os.environ.get("BENCH_THREADS", 1))
 WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
 REDIS_OVER = os.environ.get("BENCH_REDIS", "tcp")  # or "unix": a socket file, for Redis on the same host
 WRK_THREADS = 2
@@ -58,6 +59,7 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko
 TARGET_RATIO = 0.8
 TARGET_REQUESTS = 20_000
 TARGET_CONNECTIONS = 32
+WRK_ERRORS = ("connect_errors", "read_errors", "write_errors", "non_2xx_3xx", "timeouts")
 FLUSH_EVERY = 1.0  # seconds: flushes run during the load, as beat's would, only more often
 
 # Printed by wrk at the end of a run: one JSON line, with the latency quantiles that let rounds be merged.
@@ -90,7 +92,8 @@ Read more on [the Redis site](https://redis.io/docs/latest/commands/hincrby/).
 pipe.hincrby("views:pending", post_id, 1)
 ```
 
-""" + "\n\n".join(f"Paragraph {n}: " + "lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 6 for n in range(6))
+""" + "\n\n".join(f"Paragraph {n}: " + "lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 6
+                   for n in range(6))
 
 
 @dataclass
@@ -346,8 +349,7 @@ def measure(case, access_log):
         "p99_ms": merged_quantile(case.runs, 0.99) / 1000,
         "served": served.pop(("GET", "200"), 0),
         "not_200": {f"{method} {status}": n for (method, status), n in served.items()},
-        "wrk_errors": {key: total for key in ("connect_errors", "read_errors", "write_errors", "non_2xx_3xx", "timeouts")
-                       if (total := sum(run[key] for run in case.runs))},
+        "wrk_errors": {key: total for key in WRK_ERRORS if (total := sum(run[key] for run in case.runs))},
     }
     if case.post is not None:
         from publisher.models import DailyPostViews
@@ -363,7 +365,9 @@ def measure(case, access_log):
 
 def merged_quantile(runs, q):
     """The q-quantile of all the runs' latencies, from each run's 1000 quantiles weighted by its requests."""
-    samples = sorted((value, run["requests"] / len(run["quantiles_us"])) for run in runs for value in run["quantiles_us"])
+    samples = sorted(
+        (value, run["requests"] / len(run["quantiles_us"])) for run in runs for value in run["quantiles_us"]
+    )
     wanted, seen = q * sum(weight for _, weight in samples), 0
     for value, weight in samples:
         seen += weight
@@ -384,7 +388,8 @@ def print_table(results):
               f"{r['rps'] / ceiling:>6.2f} {r['served']:>8,} {counted:>8} {lost:>7}")
     print()
     for r in results:
-        notes = [f"wrk: {r['requests']:,} responses in {len(r['case'].runs)} measured runs, all counted by wrk as 2xx/3xx"
+        runs = len(r["case"].runs)
+        notes = [f"wrk: {r['requests']:,} responses in {runs} measured runs, all 2xx/3xx by wrk's count"
                  if not r["wrk_errors"] else f"wrk: {r['requests']:,} responses; errors: {r['wrk_errors']}"]
         notes.append(f"answers other than GET 200: {r['not_200']}" if r["not_200"] else "every answer a 200")
         if "daily" in r:

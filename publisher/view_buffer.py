@@ -46,8 +46,8 @@ return 0
 """
 
 # The whole hot path of a kept page in one round trip. If the pages' generation is still ARGV[1]: count the view
-# (unless ARGV[3], the day, is empty) and return {generation, views not yet in the database}; else count nothing
-# and return {current generation}, starting one if there is none, as after Redis lost its data.
+# (unless ARGV[3], the day, is empty) and return the views not yet in the database, an integer; else count
+# nothing and return the current generation, a string, starting one if there is none (as after Redis lost its data).
 _VIEW_KEPT_PAGE = """
 local generation = redis.call('GET', KEYS[3])
 if not generation then
@@ -56,7 +56,7 @@ if not generation then
   redis.call('SET', KEYS[3], generation)
 end
 if generation ~= ARGV[1] then
-  return {generation}
+  return generation
 end
 local pending
 if ARGV[3] ~= '' then
@@ -65,7 +65,7 @@ if ARGV[3] ~= '' then
 else
   pending = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0')
 end
-return {generation, pending + tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')}
+return pending + tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
 """
 
 
@@ -123,7 +123,9 @@ def view_kept_page(post_id, day, *, generation, counted):
         args=[generation, post_id, day.isoformat() if counted else ""],
         client=client(),
     )
-    return reply[0].decode(), (reply[1] if len(reply) > 1 else None)
+    if isinstance(reply, int):
+        return generation, reply
+    return reply.decode(), None
 
 
 def pages_generation():
