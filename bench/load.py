@@ -40,8 +40,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +51,8 @@ from urllib.parse import urlencode, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import django_setup, find_wrk, free_port, recreate_database, start_gunicorn, stop  # noqa: E402
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/qp_bench_load")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
@@ -91,7 +91,7 @@ end
 
 
 def main():
-    wrk = find_wrk()
+    wrk = find_wrk("bench-load")
     workdir = Path(tempfile.mkdtemp(prefix="qp-bench-load-"))
     processes = []
     smtp = None
@@ -100,14 +100,15 @@ def main():
         smtp = CountingSMTPServer()
         env = environment(redis_url, smtp.port)
         os.environ.update(env)
-        recreate_database()
+        recreate_database(DATABASE_URL)
         django_setup()
         eligible, opted_out, viewed_paths = create_authors_and_posts()
 
         port = free_port()
         access_log = workdir / "access.log"
         processes.append(start_worker(env, workdir / "worker.log"))
-        processes.append(start_gunicorn(env, port, access_log, workdir / "gunicorn.log"))
+        processes.append(start_gunicorn(env, port, access_log, workdir / "gunicorn.log", workers=WEB_WORKERS,
+                                        threads=WEB_THREADS, new_session=True))
         wait_until_ready(port, processes)
         print(f"Load: {SECONDS}s of sign-ups ({SIGNUP_CLIENTS} clients), post views (wrk, {VIEW_CONNECTIONS} "
               f"connections, {len(viewed_paths)} posts) and a report run ({len(eligible)} eligible authors); "
@@ -131,14 +132,6 @@ def main():
 
 
 # --- Setting up --------------------------------------------------------------------------------------------
-
-
-def find_wrk():
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        sys.exit("This load test drives the post pages with wrk, which is not installed.\n"
-                 "  Debian/Ubuntu: sudo apt-get install wrk\n  macOS: brew install wrk")
-    return wrk
 
 
 def redis_for_the_run(workdir, processes):
@@ -176,24 +169,6 @@ def environment(redis_url, smtp_port):
     }
 
 
-def recreate_database():
-    import psycopg
-
-    url = urlparse(DATABASE_URL)
-    name = url.path.lstrip("/")
-    with psycopg.connect(url._replace(path="/postgres").geturl(), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def django_setup():
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-
-
 def create_authors_and_posts():
     """AUTHORS eligible authors and OPTED_OUT who turned reports off, two published posts each."""
     from django.utils import timezone
@@ -220,12 +195,6 @@ def create_authors_and_posts():
     return eligible, opted_out, [f"/{post.slug}/" for post in posts[:VIEWED_POSTS]]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_worker(env, log_path):
     command = [sys.executable, "-m", "celery", "-A", "quick_publisher", "worker", "--concurrency",
                str(CELERY_CONCURRENCY), "--hostname", f"bench-load-{os.getpid()}@%h", "--without-mingle",
@@ -233,17 +202,6 @@ def start_worker(env, log_path):
     with open(log_path, "ab") as log:
         return subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-
-
-def start_gunicorn(env, port, access_log, error_log):
-    command = [
-        sys.executable, "-m", "gunicorn", "quick_publisher.wsgi:application", "--chdir", str(ROOT),
-        "--bind", f"127.0.0.1:{port}", "--workers", str(WEB_WORKERS), "--worker-class", "gthread",
-        "--threads", str(WEB_THREADS), "--backlog", "2048", "--keep-alive", "5",
-        "--access-logfile", str(access_log), "--access-logformat", "%(m)s %(U)s %(s)s",
-        "--error-logfile", str(error_log),
-    ]
-    return subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT, start_new_session=True)
 
 
 def wait_until_ready(port, processes, timeout=60):
@@ -266,26 +224,6 @@ def wait_until_ready(port, processes, timeout=60):
         if time.monotonic() > deadline:
             sys.exit(f"the platform did not start within {timeout}s")
         time.sleep(0.2)
-
-
-def stop(process):
-    """SIGTERM (a warm shutdown for the worker), SIGKILL after 20 s; to its whole process group if it leads one."""
-    if process.poll() is not None:
-        return
-    leads_group = os.getpgid(process.pid) == process.pid
-
-    def send(sig):
-        if leads_group:
-            os.killpg(process.pid, sig)
-        else:
-            process.send_signal(sig)
-
-    send(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        send(signal.SIGKILL)
-        process.wait()
 
 
 class CountingSMTPServer:

@@ -50,10 +50,11 @@ import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import recreate_database  # noqa: E402
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/qp_bench_reports")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -130,17 +131,6 @@ class CountingSMTPServer:
 
 
 # --- Database ------------------------------------------------------------------------------------------
-
-
-def recreate_database():
-    import psycopg
-
-    url = urlparse(DATABASE_URL)
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def migrate(env):
@@ -449,7 +439,7 @@ def main():
 
         say(f"Database {DATABASE_URL}, broker {REDIS_URL}, SMTP 127.0.0.1:{smtp.port}")
         started = time.perf_counter()
-        recreate_database()
+        recreate_database(DATABASE_URL)
         migrate(env)
         django.setup()
         import redis

@@ -27,8 +27,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +40,8 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import django_setup, find_wrk, free_port, recreate_database, start_gunicorn, stop  # noqa: E402
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/qp_bench_views")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 5))
@@ -106,20 +106,21 @@ class Case:
 
 
 def main():
-    wrk = find_wrk()
+    wrk = find_wrk("bench-views")
     workdir = Path(tempfile.mkdtemp(prefix="qp-bench-views-"))
     redis_process = server = None
     try:
         redis_process, redis_url, broker_url = start_redis(workdir / "redis")
         env = bench_environment(redis_url, broker_url)
         os.environ.update(env)
-        recreate_database()
+        recreate_database(DATABASE_URL)
         django_setup()
         posts = create_posts()
         port = free_port()
         access_log = workdir / "access.log"
         error_log = workdir / "gunicorn.log"
-        server = start_gunicorn(env, port, access_log, error_log)
+        server = start_gunicorn(env, port, access_log, error_log, workers=WORKERS, threads=THREADS,
+                                worker_class=WORKER_CLASS)
         base = f"http://127.0.0.1:{port}"
         if not answers_200(base + "/bench/minimal/", timeout=30):
             sys.exit(f"gunicorn did not answer 200 within 30 s; its log:\n{error_log.read_text()[-3000:]}")
@@ -157,22 +158,6 @@ def main():
 
 
 # --- Setting up --------------------------------------------------------------------------------------------
-
-
-def find_wrk():
-    wrk = shutil.which("wrk")
-    if wrk is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        print("wrk is missing: installing Debian's package (apt-get install wrk)", flush=True)
-        subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env={**os.environ,
-                       "DEBIAN_FRONTEND": "noninteractive"})
-        wrk = shutil.which("wrk")
-    if wrk is None:
-        sys.exit("This benchmark loads the site with wrk, which is not installed.\n"
-                 "  Debian/Ubuntu: sudo apt-get install wrk\n"
-                 "  macOS:         brew install wrk\n"
-                 "then run `make bench-views` again.")
-    return wrk
 
 
 def start_redis(data_dir):
@@ -213,25 +198,6 @@ def bench_environment(redis_url, broker_url):
     }
 
 
-def recreate_database():
-    import psycopg
-
-    url = urlparse(DATABASE_URL)
-    name = url.path.lstrip("/")
-    maintenance = url._replace(path="/postgres").geturl()
-    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def django_setup():
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-
-
 def create_posts():
     from main.models import User
     from publisher.models import Post
@@ -245,24 +211,6 @@ def create_posts():
     }
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(env, port, access_log, error_log):
-    command = [
-        sys.executable, "-m", "gunicorn", "quick_publisher.wsgi:application",
-        "--chdir", str(ROOT), "--bind", f"127.0.0.1:{port}",
-        "--workers", str(WORKERS), "--worker-class", WORKER_CLASS, "--threads", str(THREADS),
-        "--backlog", "2048", "--keep-alive", "5",
-        "--access-logfile", str(access_log), "--access-logformat", "%(m)s %(U)s %(s)s",
-        "--error-logfile", str(error_log),
-    ]
-    return subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
-
-
 def answers_200(url, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -274,16 +222,6 @@ def answers_200(url, timeout):
             pass
         time.sleep(0.2)
     return False
-
-
-def stop(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # --- Measuring ---------------------------------------------------------------------------------------------
