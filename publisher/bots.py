@@ -1,3 +1,4 @@
+import functools
 import re
 
 # Crawlers, link previewers and HTTP tools announce themselves; people's browsers do not use these words.
@@ -8,5 +9,6 @@ _BOT_USER_AGENT = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1024)  # a page view asks on every request; readers' browsers send few distinct agents
 def is_bot(user_agent):
     return not user_agent or bool(_BOT_USER_AGENT.search(user_agent.lower()))

@@ -10,6 +10,8 @@ in a fresh ``views:pending`` and is neither lost nor counted twice.
 """
 
 import functools
+import os
+import threading
 import uuid
 from collections import defaultdict
 from datetime import date
@@ -74,9 +76,36 @@ def client():
     return redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_CLIENT_OPTIONS)
 
 
+_page_view_connections = threading.local()
+
+
+def page_view_client():
+    """The post page's own connection, one per thread of each process, kept open: a page view then pays for
+    neither a trip through the connection pool nor a lock shared with other threads."""
+    key = (os.getpid(), settings.REDIS_URL)
+    kept = getattr(_page_view_connections, "kept", None)
+    if kept is None or kept[0] != key:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, single_connection_client=True, **settings.REDIS_CLIENT_OPTIONS
+        )
+        kept = _page_view_connections.kept = (key, client)
+    client = kept[1]
+    # As the pool does for a connection it hands out: one the server closed, or with a reply no one read, is
+    # replaced, not used (a poll, no round trip).
+    connection = client.connection
+    if connection.is_connected:
+        try:
+            stale = connection.can_read()
+        except redis.ConnectionError:
+            stale = True
+        if stale:
+            connection.disconnect()
+    return client
+
+
 @functools.cache
 def _script(source):
-    """Sent once, then called by its SHA; always run with client=client(), which tests may point elsewhere."""
+    """Sent once, then called by its SHA on whichever client is given."""
     return client().register_script(source)
 
 
@@ -121,7 +150,7 @@ def view_kept_page(post_id, day, *, generation, counted):
     reply = _script(_VIEW_KEPT_PAGE)(
         keys=[PENDING, FLUSHING, PAGES_GENERATION],
         args=[generation, post_id, day.isoformat() if counted else ""],
-        client=client(),
+        client=page_view_client(),
     )
     if isinstance(reply, int):
         return generation, reply

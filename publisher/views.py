@@ -25,7 +25,7 @@ class HomeView(ListView):
 
 @require_safe
 def post_detail(request, slug):
-    counted = request.method == "GET" and not is_bot(request.headers.get("User-Agent", ""))
+    counted = request.method == "GET" and not is_bot(request.META.get("HTTP_USER_AGENT", ""))
     redis_answered, generation = True, None
     if post_pages.can_keep(request):
         try:

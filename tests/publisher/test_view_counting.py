@@ -217,6 +217,17 @@ def test_a_kept_page_outlives_neither_its_max_age_nor_redis_losing_its_data(clie
 
 
 @pytest.mark.django_db
+def test_a_page_connection_the_server_closed_is_replaced_and_the_view_still_counted_in_redis(client):
+    post = PostFactory()
+    view(client, post)
+    view(client, post)  # served from the kept page, over the page's own connection
+    view_buffer.client().client_kill_filter(_type="normal", skipme=True)  # Redis restarted, or a proxy timed out
+    assert "Viewed 3 times" in view(client, post).content.decode()
+    assert view_buffer.unflushed_views(post.pk) == 3
+    assert database_views(post) == (0, 0)
+
+
+@pytest.mark.django_db
 def test_a_view_that_arrives_during_a_flush_is_kept_and_counted_once():
     post = PostFactory()
     for _ in range(3):
