@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import get_connection
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -162,7 +162,7 @@ def send_reports_to_authors(*, author_ids, report_date, task_id, accepted_author
             for report in build_reports(author_ids=claimed, report_date=report_date):
                 view_count_report_email(report, connection=connection).send()
                 try:
-                    _mark_sent(author_ids=[report["author"].pk], report_date=report_date, task_id=task_id)
+                    _mark_one_sent(author_id=report["author"].pk, report_date=report_date, task_id=task_id)
                 except (OperationalError, InterfaceError) as exc:
                     # A plain retry would claim this delivery again and send it twice: say that it left.
                     raise ReportsNotRecorded([*accepted, report["author"].pk]) from exc
@@ -180,6 +180,23 @@ def _mark_sent(*, author_ids, report_date, task_id):
     ReportDelivery.objects.filter(author_id__in=author_ids, report_date=report_date, task_id=task_id).update(
         status=ReportDelivery.Status.SENT, sent_at=timezone.now()
     )
+
+
+def _mark_one_sent(*, author_id, report_date, task_id):
+    """_mark_sent for one email, in SQL, as it runs once per email: the ORM took five times longer to build this
+    UPDATE than the database took to run it."""
+    table = connection.ops.quote_name(ReportDelivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, sent_at = %s WHERE author_id = %s AND report_date = %s AND task_id = %s",
+            [
+                ReportDelivery.Status.SENT.value,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                author_id,
+                connection.ops.adapt_datefield_value(report_date),
+                task_id,
+            ],
+        )
 
 
 def mark_deliveries_failed(*, task_id, error):

@@ -454,8 +454,11 @@ def test_sending_a_chunk_adds_only_the_per_email_delivery_mark_per_author(mailou
         marks = [q for q in queries if q["sql"].startswith('UPDATE "publisher_reportdelivery"')]
         return len(queries) - len(marks)
 
+    started = timezone.now()
     assert queries_to_send(few, "task-few") == queries_to_send(many, "task-many") <= 10
     assert len(mailoutbox) == 55
+    sent = ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT, sent_at__range=(started, timezone.now()))
+    assert sorted(sent.values_list("author_id", flat=True)) == sorted(few + many)
 
 
 @pytest.mark.django_db
