@@ -23,7 +23,7 @@ from slugify import slugify
 
 from main.models import User
 from publisher import reports
-from publisher.models import DailyPostViews, ReportDelivery
+from publisher.models import DailyPostViews, Post, ReportDelivery
 from publisher.schedules import DAILY_REPORT, RESULT_CLEANUP, ensure_periodic_tasks
 from publisher.tokens import make_unsubscribe_token
 from quick_publisher.celery import app as celery_app
@@ -459,6 +459,14 @@ def test_sending_a_chunk_adds_only_the_per_email_delivery_mark_per_author(mailou
     assert len(mailoutbox) == 55
     sent = ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT, sent_at__range=(started, timezone.now()))
     assert sorted(sent.values_list("author_id", flat=True)) == sorted(few + many)
+
+
+@pytest.mark.parametrize("site_url", ["https://blog.example", "https://post-slug.example/blog"])
+def test_report_links_are_the_posts_absolute_urls(settings, site_url):
+    settings.SITE_URL = site_url
+    post_url = reports.post_url_maker()
+    for slug in ["hello-world", "post_2", "a", "post-slug", "123"]:
+        assert post_url(slug) == site_url + Post(slug=slug).get_absolute_url()
 
 
 @pytest.mark.django_db
