@@ -44,17 +44,17 @@ def absolute_url(path):
 
 
 def render_email(*, template, to, context, headers=None, connection=None):
-    """Build a multipart message from emails/<template>_subject.txt, .txt and .html."""
+    """Build a multipart message from the Jinja2 templates emails/<template>_subject.txt, .txt and .html."""
     context = {"site_url": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
+    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context, using="emails").split())
     message = MultipartEmail(
         subject=subject,
-        body=render_to_string(f"emails/{template}.txt", context),
+        body=render_to_string(f"emails/{template}.txt", context, using="emails"),
         to=[to],
         headers=headers,
         connection=connection,
     )
-    message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
+    message.attach_alternative(render_to_string(f"emails/{template}.html", context, using="emails"), "text/html")
     return message
 
 

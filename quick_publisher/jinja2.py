@@ -1,0 +1,17 @@
+"""The Jinja2 environment of the email templates (templates/emails/): a daily report run renders three
+templates for every author, and Jinja2 compiles a template to Python code where Django's engine walks nodes."""
+
+from django.utils.formats import date_format
+from jinja2 import Environment, StrictUndefined, select_autoescape
+
+
+def environment(**options):
+    options.update(
+        autoescape=select_autoescape(["html"], default_for_string=False, default=False),  # .txt stays plain
+        undefined=StrictUndefined,  # a misspelt name fails the tests instead of mailing a blank
+        trim_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env = Environment(**options)
+    env.filters["date"] = date_format  # Django's date filter: "N j, Y" is "Sept. 3, 2026" in both engines
+    return env
