@@ -2,8 +2,8 @@
 
 On a fresh PostgreSQL database (migrated as in production) it bulk-inserts AUTHORS verified authors with 10
 published posts each and a week of daily views, starts a local SMTP server that accepts and counts (aiosmtpd,
-in a subprocess) and a real worker (`celery worker`, prefork, concurrency 2, in a subprocess), then prints, in
-one run:
+in a subprocess) and a real worker (`celery worker`, prefork, concurrency 4 as in the Procfile, in a
+subprocess), then prints, in one run:
 
   the report run  the "Daily view-count report" periodic task, sent as beat sends it, until every chunk task
                   has finished: wall time, emails/s, database queries (in total and per chunk, counted in the
@@ -61,7 +61,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 AUTHORS = int(os.environ.get("BENCH_AUTHORS", 10_000))
 POSTS_PER_AUTHOR = 10
 DAYS_OF_VIEWS = 7
-WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", 2))
+WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", 4))  # as the Procfile runs it
 RUN_TIMEOUT = 300
 MEMORY_LIMIT_MB = 250
 LOG_DIR = ROOT / "var"

@@ -1,9 +1,18 @@
+import gc
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quick_publisher.settings")
 
 app = Celery("quick_publisher")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def keep_loaded_code_shared_with_the_pool(**kwargs):
+    """Pool processes share the parent's memory until they write to it, and the garbage collector writes to each
+    object it scans: what is loaded before the fork is kept out of its reach, so its pages stay shared."""
+    gc.freeze()
