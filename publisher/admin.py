@@ -84,11 +84,17 @@ class PostAdmin(admin.ModelAdmin):
     @admin.action(description="Publish selected posts", permissions=["change"])
     def publish(self, request, queryset):
         try:
-            count = services.publish_posts(posts=queryset, user=request.user)
+            published, unverified = services.publish_posts(posts=queryset, user=request.user)
         except services.NotAllowedToPublish as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self.message_user(request, f"Published {count} post(s).", messages.SUCCESS)
+        self.message_user(request, f"Published {published} post(s).", messages.SUCCESS)
+        if unverified:
+            self.message_user(
+                request,
+                f"{unverified} draft(s) stay drafts: their authors have not verified their email address yet.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Unpublish selected posts", permissions=["change"])
     def unpublish(self, request, queryset):

@@ -84,15 +84,18 @@ class NotAllowedToPublish(Exception):
 
 
 def publish_posts(*, posts, user):
-    """Publish the given posts; published_at is set the first time only. Returns how many changed."""
+    """Publish the given drafts whose authors are verified, as the post form requires; published_at is set the
+    first time only. Returns (published, left as drafts because their author is not verified)."""
     if not user.is_verified:
         raise NotAllowedToPublish("Verify your email address before publishing.")
     drafts = posts.filter(status=Post.Status.DRAFT)
+    publishable = drafts.filter(author__is_verified=True)
     now = timezone.now()
     with transaction.atomic():
-        drafts.filter(published_at__isnull=True).update(published_at=now)
+        publishable.filter(published_at__isnull=True).update(published_at=now)
         transaction.on_commit(forget_kept_pages)  # update() sends no post_save
-        return drafts.update(status=Post.Status.PUBLISHED, updated_at=now)
+        published = publishable.update(status=Post.Status.PUBLISHED, updated_at=now)
+        return published, drafts.filter(author__is_verified=False).count()
 
 
 def unpublish_posts(*, posts):

@@ -181,6 +181,23 @@ def test_an_unverified_staff_user_cannot_publish(client):
 
 
 @pytest.mark.django_db
+def test_a_superusers_publish_action_leaves_an_unverified_authors_draft_a_draft(admin_client):
+    verified_draft, unverified_draft = DraftFactory(), DraftFactory(author=UserFactory(is_verified=False))
+    response = admin_client.post(
+        "/admin/publisher/post/",
+        {"action": "publish", "_selected_action": [verified_draft.pk, unverified_draft.pk]},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Published 1 post(s)." in page
+    assert "1 draft(s) stay drafts: their authors have not verified their email address yet." in page
+    verified_draft.refresh_from_db()
+    unverified_draft.refresh_from_db()
+    assert verified_draft.is_published and not unverified_draft.is_published
+    assert unverified_draft.published_at is None
+
+
+@pytest.mark.django_db
 def test_admin_changelist_columns_and_preview(client):
     author = AuthorFactory()
     draft = DraftFactory(author=author, title="Work in progress")
