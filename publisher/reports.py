@@ -167,9 +167,13 @@ def send_reports_to_authors(*, author_ids, report_date, task_id, accepted_author
     eligible = list(eligible_authors().filter(pk__in=author_ids).exclude(pk__in=accepted).values_list("pk", flat=True))
     claimed = claim_deliveries(author_ids=eligible, report_date=report_date, task_id=task_id)
     sent = list(accepted)
-    if claimed:
+    to_send = build_reports(author_ids=claimed, report_date=report_date) if claimed else []
+    _release_claims_with_nothing_to_report(
+        author_ids=set(claimed) - {report["author"].pk for report in to_send}, report_date=report_date, task_id=task_id
+    )
+    if to_send:
         with get_connection() as connection:
-            for report in build_reports(author_ids=claimed, report_date=report_date):
+            for report in to_send:
                 view_count_report_email(report, connection=connection).send()
                 try:
                     _mark_one_sent(author_id=report["author"].pk, report_date=report_date, task_id=task_id)
@@ -184,6 +188,15 @@ def send_reports_to_authors(*, author_ids, report_date, task_id, accepted_author
         "sent_to": sent,
         "skipped": len(author_ids) - len(sent),
     }
+
+
+def _release_claims_with_nothing_to_report(*, author_ids, report_date, task_id):
+    """Authors whose last post was unpublished since they were found eligible: no report, and no claim left
+    behind as "sending" (should they publish again today, the admin's "send now" may still mail them)."""
+    if author_ids:
+        ReportDelivery.objects.filter(
+            author_id__in=author_ids, report_date=report_date, task_id=task_id, status=ReportDelivery.Status.SENDING
+        ).delete()
 
 
 def _mark_sent(*, author_ids, report_date, task_id):

@@ -461,6 +461,23 @@ def test_sending_a_chunk_adds_only_the_per_email_delivery_mark_per_author(mailou
     assert sorted(sent.values_list("author_id", flat=True)) == sorted(few + many)
 
 
+@pytest.mark.django_db
+def test_an_author_who_unpublishes_after_the_claim_gets_nothing_and_no_claim_is_left_sending(mailoutbox, monkeypatch):
+    leaving, staying = authors_with_three_posts(2)
+    claim = reports.claim_deliveries
+
+    def claim_then_unpublish(**kwargs):
+        claimed = claim(**kwargs)
+        Post.objects.filter(author_id=leaving).update(status=Post.Status.DRAFT)
+        return claimed
+
+    monkeypatch.setattr(reports, "claim_deliveries", claim_then_unpublish)
+    result = reports.send_reports_to_authors(author_ids=[leaving, staying], report_date=report_date(), task_id="t")
+
+    assert result["sent_to"] == [staying] and [m.to for m in mailoutbox] == [[User.objects.get(pk=staying).email]]
+    assert list(ReportDelivery.objects.values_list("author_id", "status")) == [(staying, ReportDelivery.Status.SENT)]
+
+
 @pytest.mark.parametrize("site_url", ["https://blog.example", "https://post-slug.example/blog"])
 def test_report_links_are_the_posts_absolute_urls(settings, site_url):
     settings.SITE_URL = site_url
