@@ -1,5 +1,6 @@
 """Rendering of the account emails: every message is multipart (text and HTML templates)."""
 
+import secrets
 from email.policy import Compat32
 
 from django.conf import settings
@@ -36,7 +37,19 @@ class MultipartEmail(EmailMultiAlternatives):
     def message(self):
         message = super().message()
         message.policy = KEEP_FITTING_HEADERS  # the generator writes the parts with the top message's policy
+        if message.is_multipart():
+            message.set_boundary(boundary_for(message))
         return message
+
+
+def boundary_for(message):
+    """A MIME boundary that none of the parts contains. The generator would make one itself, but by compiling a
+    regular expression for each message (a tenth of the time a report took to send)."""
+    parts = [part.get_payload() for part in message.get_payload()]
+    while True:
+        boundary = f"==============={secrets.token_hex(16)}=="
+        if not any(boundary in part for part in parts):
+            return boundary
 
 
 def absolute_url(path):

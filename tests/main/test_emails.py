@@ -1,5 +1,6 @@
 """Writing messages out: the faster header policy changes no byte of what is sent."""
 
+import secrets
 from email.policy import compat32
 
 from hypothesis import given
@@ -45,4 +46,17 @@ def test_a_whole_multipart_message_is_written_out_byte_for_byte_as_before():
     assert message.policy is KEEP_FITTING_HEADERS
     ours = message.as_bytes(linesep="\r\n")
     message.policy = compat32
-    assert message.as_bytes(linesep="\r\n") == ours  # the boundary, chosen on the first write, is kept
+    assert message.as_bytes(linesep="\r\n") == ours
+
+
+def test_the_mime_boundary_is_never_in_a_part(monkeypatch):
+    email = MultipartEmail(subject="Hi", body="text", to=["zoe@example.com"])
+    email.attach_alternative("<p>html</p>", "text/html")
+    taken = "a" * 32
+    email.body = f"a part that happens to hold ==============={taken}== as a line"
+    tokens = iter([taken, "b" * 32])
+    monkeypatch.setattr(secrets, "token_hex", lambda n: next(tokens))
+    message = email.message()
+    assert message.get_boundary() == f"==============={'b' * 32}=="
+    written = message.as_bytes()
+    assert written.count(f"--==============={'b' * 32}==".encode()) == 3  # two parts, and the closing line
