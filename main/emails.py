@@ -45,7 +45,7 @@ class MultipartEmail(EmailMultiAlternatives):
 def boundary_for(message):
     """A MIME boundary that none of the parts contains. The generator would make one itself, but by compiling a
     regular expression for each message (a tenth of the time a report took to send)."""
-    parts = [part.get_payload() for part in message.get_payload()]
+    parts = [part.get_payload() for part in message.walk() if not part.is_multipart()]
     while True:
         boundary = f"==============={secrets.token_hex(16)}=="
         if not any(boundary in part for part in parts):
