@@ -433,6 +433,9 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     # 5. A superuser flushes the views into the database, points the daily report at today and runs it.
     admin_context = person_context(browser, platform)
     admin = admin_context.new_page()
+    refused_by_policy = []
+    admin.on("console", lambda m: "Content Security Policy" in m.text
+             and refused_by_policy.append({"url": admin.url, "text": m.text}))
     admin.goto("/admin/")
     admin.get_by_label("Email address").fill(superuser["email"])
     admin.get_by_label("Password").fill(superuser["password"])
@@ -450,6 +453,10 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     )
     admin.goto("/admin/django_celery_beat/periodictask/")
     admin.get_by_role("link", name="Daily view-count report", exact=True).click()
+    # The crontab in words, from a script file: the site's Content-Security-Policy refuses inline script.
+    expect(admin.locator(".field-crontab .help")).to_contain_text("Translation: At 07:00")
+    assert not [m for m in refused_by_policy if "/periodictask/" in m["url"]], refused_by_policy
+    screenshot(admin, "admin-daily-report-schedule")
     admin.locator("summary", has_text="Arguments").click()  # a collapsed fieldset
     admin.get_by_label("Keyword Arguments").fill(json.dumps({"report_date": today.isoformat()}))
     admin.get_by_role("button", name="Save", exact=True).click()

@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.core import signing
+from django_celery_beat.models import PeriodicTask
 
 from main import services
 from main.models import User
+from publisher.schedules import DAILY_REPORT
 from publisher.tokens import make_unsubscribe_token
 from tests.factories import PASSWORD, AuthorFactory, PostFactory, UserFactory
 
@@ -288,6 +290,20 @@ def test_no_template_of_ours_relies_on_inline_script():
         if re.search(r"javascript:", text, re.I):
             offenders.append(template.name)
     assert not offenders
+
+
+@pytest.mark.django_db
+def test_the_admin_pages_run_no_inline_script(admin_client):
+    """Rendered, with the third-party admins' templates: every script is a file; inline ones are data only."""
+    task = PeriodicTask.objects.get(name=DAILY_REPORT)
+    pages = ["/admin/", "/admin/publisher/post/add/", "/admin/django_celery_beat/periodictask/",
+             "/admin/django_celery_beat/periodictask/add/", f"/admin/django_celery_beat/periodictask/{task.pk}/change/"]
+    for path in pages:
+        response = admin_client.get(path)
+        assert response.status_code == 200, path
+        inline = [tag for tag in re.findall(r"<script\b[^>]*>", response.content.decode(), re.I)
+                  if "src=" not in tag and 'type="application/json"' not in tag]
+        assert not inline, (path, inline)
 
 
 # --- Secrets -------------------------------------------------------------------------------------------
