@@ -24,6 +24,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 from . import view_buffer
+from .bots import is_bot
 from .models import Post
 from .templatetags.view_counts import view_count_text
 
@@ -37,6 +38,10 @@ AUTHOR_FIELDS_SHOWN = {"full_name", "email"}
 def can_keep(request):
     """Only a reader without a session or queued messages is sure to get the same page as everyone else."""
     return settings.SESSION_COOKIE_NAME not in request.COOKIES and CookieStorage.cookie_name not in request.COOKIES
+
+
+def counts_as_view(request):
+    return request.method == "GET" and not is_bot(request.META.get("HTTP_USER_AGENT", ""))
 
 
 @dataclass(frozen=True)
@@ -79,18 +84,61 @@ class _KeptPages:
 _kept = _KeptPages(PAGES_KEPT)
 
 
-def kept_response(slug, *, counted):
+@dataclass
+class SentView:
+    """A kept page's view, sent to Redis as its request came in (send_view_early); the page reads the answer."""
+
+    slug: str
+    page: KeptPage = None
+    call: view_buffer.KeptPageView = None
+    error: redis.RedisError = None  # Redis did not take it: the page counts the view without Redis
+
+    def answer(self):
+        if self.error is not None:
+            raise self.error
+        return self.call.answer()
+
+    def abandon(self):
+        if self.call is not None:
+            self.call.abandon()
+
+
+def send_view_early(request):
+    """The first half of serving a kept page, done by SendKeptPageViewsEarly as soon as the request has passed the
+    middleware that may answer it instead (redirects, refused hosts): if the path is a post page kept here and the
+    reader may have it, send the view to Redis now; kept_response reads the answer. Returns a SentView or None."""
+    path = request.path_info
+    if request.method not in ("GET", "HEAD") or not path.endswith("/") or not can_keep(request):
+        return None
+    # Only post_detail keeps pages, so a path with a kept page is a post page's.
+    return _send_view(path[1:-1], counted=counts_as_view(request))
+
+
+def kept_response(slug, *, counted, sent=None):
     """(response, generation): the kept page of slug with this view counted (when `counted`) if it is current;
-    else (None, the current generation to render the page under). Raises redis.RedisError."""
-    page = _kept.get(slug)
-    if page is None or page.expires_at < time.monotonic():
-        return None, view_buffer.pages_generation()
-    generation, unflushed = view_buffer.view_kept_page(
-        page.post_id, timezone.localdate(), generation=page.generation, counted=counted
-    )
+    else (None, the current generation to render the page under). `sent`: the view, if send_view_early sent it.
+    Raises redis.RedisError."""
+    if sent is None or sent.slug != slug:
+        sent = _send_view(slug, counted=counted)
+        if sent is None:
+            return None, view_buffer.pages_generation()
+    generation, unflushed = sent.answer()
     if unflushed is None:
         return None, generation
-    return page.response(unflushed), generation
+    return sent.page.response(unflushed), generation
+
+
+def _send_view(slug, *, counted):
+    page = _kept.get(slug)
+    if page is None or page.expires_at < time.monotonic():
+        return None
+    try:
+        call = view_buffer.KeptPageView(
+            page.post_id, timezone.localdate(), generation=page.generation, counted=counted
+        )
+    except redis.RedisError as error:
+        return SentView(slug, error=error)
+    return SentView(slug, page=page, call=call)
 
 
 def keep(slug, *, post, views, response, generation):

@@ -8,7 +8,6 @@ from django.views.decorators.http import require_http_methods, require_safe
 from django.views.generic import ListView
 
 from . import post_pages, reports, selectors, services
-from .bots import is_bot
 from .tokens import read_unsubscribe_token
 
 
@@ -25,11 +24,13 @@ class HomeView(ListView):
 
 @require_safe
 def post_detail(request, slug):
-    counted = request.method == "GET" and not is_bot(request.META.get("HTTP_USER_AGENT", ""))
+    counted = post_pages.counts_as_view(request)
     redis_answered, generation = True, None
     if post_pages.can_keep(request):
         try:
-            response, generation = post_pages.kept_response(slug, counted=counted)
+            response, generation = post_pages.kept_response(
+                slug, counted=counted, sent=getattr(request, "sent_view", None)
+            )
         except redis.RedisError:
             response, redis_answered = None, False
         if response is not None:

@@ -142,6 +142,53 @@ def test_a_kept_page_is_served_without_the_database_and_is_the_rendered_page(cli
 
 
 @pytest.mark.django_db
+def test_a_kept_pages_view_is_sent_to_redis_before_the_page_asks_and_the_page_reads_the_answer(client, monkeypatch):
+    """SendKeptPageViewsEarly sends it as the request comes in, so that Redis answers while Django works."""
+    post = PostFactory()
+    view(client, post)  # rendered, and kept
+    events = []
+    send, answer, serve = view_buffer.KeptPageView.__init__, view_buffer.KeptPageView.answer, post_pages.kept_response
+
+    def sending(self, *args, **kwargs):
+        events.append("sent")
+        send(self, *args, **kwargs)
+
+    def answering(self):
+        events.append("answered")
+        return answer(self)
+
+    def serving(*args, **kwargs):
+        events.append("page")
+        return serve(*args, **kwargs)
+
+    monkeypatch.setattr(view_buffer.KeptPageView, "__init__", sending)
+    monkeypatch.setattr(view_buffer.KeptPageView, "answer", answering)
+    monkeypatch.setattr(post_pages, "kept_response", serving)
+    assert "Viewed 2 times" in view(client, post).content.decode()
+    assert view(client, post, method="head").status_code == 200
+    assert "Viewed 2 times" in view(client, post, user_agent="Googlebot/2.1").content.decode()
+    assert events == ["sent", "page", "answered"] * 3
+    assert services.current_view_count(post) == 2
+
+
+@pytest.mark.django_db
+def test_a_sent_view_whose_page_fails_leaves_no_answer_behind_for_the_next_page(client, monkeypatch):
+    post = PostFactory()
+    view(client, post)
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("the page failed before it read Redis's answer")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(post_pages, "kept_response", failing)
+        client.raise_request_exception = False
+        assert view(client, post).status_code == 500
+    assert "Viewed 3 times" in view(client, post).content.decode()  # the failed request's view went to Redis
+    assert "Viewed 4 times" in view(client, post).content.decode()
+    assert view_buffer.unflushed_views(post.pk) == 4
+
+
+@pytest.mark.django_db
 def test_a_signed_in_reader_never_gets_the_kept_anonymous_page(client):
     post = PostFactory()
     view(client, post)
