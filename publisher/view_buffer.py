@@ -69,6 +69,7 @@ else
 end
 return pending + tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
 """
+_VIEW_KEPT_PAGE_KEYS = [PENDING, FLUSHING, PAGES_GENERATION]
 
 
 @functools.cache
@@ -160,8 +161,9 @@ class KeptPageView:
         self.generation = generation
         self.args = [generation, post_id, day.isoformat() if counted else ""]
         self.answered = False
-        keys = [PENDING, FLUSHING, PAGES_GENERATION]
-        self.client.connection.send_command("EVALSHA", _script(_VIEW_KEPT_PAGE).sha, len(keys), *keys, *self.args)
+        self.client.connection.send_command(
+            "EVALSHA", _script(_VIEW_KEPT_PAGE).sha, len(_VIEW_KEPT_PAGE_KEYS), *_VIEW_KEPT_PAGE_KEYS, *self.args
+        )
 
     def answer(self):
         """(generation, views not in the database yet), or (the current generation, None): see view_kept_page."""
@@ -169,9 +171,7 @@ class KeptPageView:
         try:
             reply = self.client.connection.read_response()
         except redis.exceptions.NoScriptError:  # a Redis restarted since: nothing ran; the script loads it again
-            reply = _script(_VIEW_KEPT_PAGE)(
-                keys=[PENDING, FLUSHING, PAGES_GENERATION], args=self.args, client=self.client
-            )
+            reply = _script(_VIEW_KEPT_PAGE)(keys=_VIEW_KEPT_PAGE_KEYS, args=self.args, client=self.client)
         if isinstance(reply, int):
             return self.generation, reply
         return reply.decode(), None
