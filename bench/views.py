@@ -4,7 +4,8 @@ Serves the site with gunicorn (one server, so every case has the same workers an
 production middleware, persistent database connections) on a fresh PostgreSQL database and a private Redis,
 loads it with wrk over loopback and prints, for each case,
   (a) a minimal Django view returning a fixed string: the ceiling for any Django page,
-  (b) the real post page, counting the view in Redis,
+  (b) the real post page, counting the view in Redis: served from the page each process keeps (by the
+      publisher.middleware.KeptPostPages middleware), rendered again after each flush,
   (c) the tutorial's naive counter (`post.view_count += 1; post.save()`, and Post.save renders the Markdown
       again), registered only for the benchmark, in bench/views_urls.py,
   (r) not a target: (a) plus one Redis HINCRBY sent and waited for in the view, as a plain counter would,
@@ -128,8 +129,7 @@ def main():
             Case("a", "minimal Django view", "/bench/minimal/"),
             Case("b", "post page, counted in Redis", f"/{posts['b'].slug}/", posts["b"]),
             Case("c", "naive view_count += 1; save()", f"/bench/naive/{posts['c'].slug}/", posts["c"]),
-            # Not a target: what one Redis round trip waited for costs on this machine (the post page sends its
-            # view as the request comes in and reads the answer later: see publisher/middleware.py).
+            # Not a target: what one Redis round trip costs a Django page on this machine.
             Case("r", "(a) + one Redis HINCRBY", "/bench/minimal-and-hincrby/"),
         ]
         print(f"gunicorn: {WORKERS} workers x {THREADS} threads ({WORKER_CLASS}), DEBUG off, persistent database "

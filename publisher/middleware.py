@@ -1,19 +1,18 @@
 from . import post_pages
 
 
-class SendKeptPageViewsEarly:
-    """Sends the view of a kept post page to Redis as the request comes in; post_detail reads the answer after the
-    rest of the middleware and the URL resolver have run, by when Redis has usually given it, so that the worker
-    does not sleep on the round trip (see publisher/post_pages.py). Placed after the middleware that may answer a
-    request itself (redirects, refused hosts): a view sent here is one that reaches the page."""
+class KeptPostPages:
+    """Serves the post pages each process keeps for readers without cookies (publisher/post_pages.py) before the
+    middleware below it, the URL resolver and the view, as Django's cache middleware serves cached pages.
+    Placed below the middleware that may answer a request itself (redirects, refused hosts) and below every
+    middleware that adds to a response what a reader without cookies gets (security headers, CSP, X-Frame-Options):
+    a kept page is answered as the view would answer it."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        request.sent_view = sent = post_pages.send_view_early(request)
-        try:
-            return self.get_response(request)
-        finally:
-            if sent is not None:
-                sent.abandon()
+        response = post_pages.serve_kept_page(request)
+        if response is None:
+            response = self.get_response(request)
+        return response

@@ -1,7 +1,8 @@
 """Post pages kept rendered in each web process, for the readers who send no cookies: nearly all of them.
 
-Serving a kept page costs one Redis round trip (view_buffer.view_kept_page counts the view, reads the views not
-yet in the database and checks that the page is current) and neither a database query nor a template. A page is
+A kept page is served by the KeptPostPages middleware, before the rest of the middleware, the URL resolver and the
+view, for one Redis round trip (view_buffer.view_kept_page counts the view, reads the views not yet in the
+database and checks that the page is current) and neither a database query nor a template. A page is
 current while Redis's pages generation is the one it was rendered under; whatever changes what a page shows sets
 a new generation once committed: a post saved or deleted, its author's name or address changed, posts published
 or unpublished (signals and services call forget_kept_pages), views moved into the database (the flush, in the
@@ -84,61 +85,49 @@ class _KeptPages:
 _kept = _KeptPages(PAGES_KEPT)
 
 
-@dataclass
-class SentView:
-    """A kept page's view, sent to Redis as its request came in (send_view_early); the page reads the answer."""
+@dataclass(frozen=True)
+class KeptPageMiss:
+    """Left on the request by serve_kept_page when it had the post's page but could not serve it: what the view
+    needs to render the page and keep it, without a second try at Redis."""
 
-    slug: str
-    page: KeptPage = None
-    call: view_buffer.KeptPageView = None
-    error: redis.RedisError = None  # Redis did not take it: the page counts the view without Redis
-
-    def answer(self):
-        if self.error is not None:
-            raise self.error
-        return self.call.answer()
-
-    def abandon(self):
-        if self.call is not None:
-            self.call.abandon()
+    generation: str = None  # the pages' current generation, read before the view reads the post
+    redis_error: redis.RedisError = None  # Redis did not answer: the view counts without it
 
 
-def send_view_early(request):
-    """The first half of serving a kept page, done by SendKeptPageViewsEarly as soon as the request has passed the
-    middleware that may answer it instead (redirects, refused hosts): if the path is a post page kept here and the
-    reader may have it, send the view to Redis now; kept_response reads the answer. Returns a SentView or None."""
+def serve_kept_page(request):
+    """Called by KeptPostPages for every request: if the reader may have kept pages and the path's post page is kept
+    here and current, that page with this view counted (one Redis call, no database query); else None, and the
+    request goes on to the view."""
     path = request.path_info
     if request.method not in ("GET", "HEAD") or not path.endswith("/") or not can_keep(request):
         return None
-    # Only post_detail keeps pages, so a path with a kept page is a post page's.
-    return _send_view(path[1:-1], counted=counts_as_view(request))
-
-
-def kept_response(slug, *, counted, sent=None):
-    """(response, generation): the kept page of slug with this view counted (when `counted`) if it is current;
-    else (None, the current generation to render the page under). `sent`: the view, if send_view_early sent it.
-    Raises redis.RedisError."""
-    if sent is None or sent.slug != slug:
-        sent = _send_view(slug, counted=counted)
-        if sent is None:
-            return None, view_buffer.pages_generation()
-    generation, unflushed = sent.answer()
-    if unflushed is None:
-        return None, generation
-    return sent.page.response(unflushed), generation
-
-
-def _send_view(slug, *, counted):
-    page = _kept.get(slug)
+    # Only post_detail keeps pages, under the slug of its URL: a path with a kept page is a post page's.
+    page = _kept.get(path[1:-1])
     if page is None or page.expires_at < time.monotonic():
         return None
     try:
-        call = view_buffer.KeptPageView(
-            page.post_id, timezone.localdate(), generation=page.generation, counted=counted
+        generation, unflushed = view_buffer.view_kept_page(
+            page.post_id, timezone.localdate(), generation=page.generation, counted=counts_as_view(request)
         )
     except redis.RedisError as error:
-        return SentView(slug, error=error)
-    return SentView(slug, page=page, call=call)
+        request.kept_page_miss = KeptPageMiss(redis_error=error)
+        return None
+    if unflushed is None:
+        request.kept_page_miss = KeptPageMiss(generation=generation)
+        return None
+    return page.response(unflushed)
+
+
+def generation_to_keep_under(request):
+    """The pages' generation to keep the page about to be rendered for this request under: the one serve_kept_page
+    read, else the current one, read now, before the view reads the post. Raises redis.RedisError, Redis's
+    refusal included when serve_kept_page met it, so that a request tries Redis once."""
+    miss = getattr(request, "kept_page_miss", None)
+    if miss is None:
+        return view_buffer.pages_generation()
+    if miss.redis_error is not None:
+        raise miss.redis_error
+    return miss.generation
 
 
 def keep(slug, *, post, views, response, generation):

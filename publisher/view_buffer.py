@@ -148,38 +148,14 @@ def drop_batch(batch_id):
 def view_kept_page(post_id, day, *, generation, counted):
     """For a page kept under `generation`: if that is still the current one, count the view (when `counted`) and
     return (generation, this post's views not in the database yet); else count nothing, return (current, None)."""
-    return KeptPageView(post_id, day, generation=generation, counted=counted).answer()
-
-
-class KeptPageView:
-    """view_kept_page in two halves: the call is sent at once and its answer read when asked for, so that the caller
-    can get on with the request while Redis works. A worker that waits for Redis sleeps and is woken again, and on
-    a small virtual machine that costs more than the rest of the call. Both halves raise redis.RedisError."""
-
-    def __init__(self, post_id, day, *, generation, counted):
-        self.client = page_view_client()
-        self.generation = generation
-        self.args = [generation, post_id, day.isoformat() if counted else ""]
-        self.answered = False
-        self.client.connection.send_command(
-            "EVALSHA", _script(_VIEW_KEPT_PAGE).sha, len(_VIEW_KEPT_PAGE_KEYS), *_VIEW_KEPT_PAGE_KEYS, *self.args
-        )
-
-    def answer(self):
-        """(generation, views not in the database yet), or (the current generation, None): see view_kept_page."""
-        self.answered = True
-        try:
-            reply = self.client.connection.read_response()
-        except redis.exceptions.NoScriptError:  # a Redis restarted since: nothing ran; the script loads it again
-            reply = _script(_VIEW_KEPT_PAGE)(keys=_VIEW_KEPT_PAGE_KEYS, args=self.args, client=self.client)
-        if isinstance(reply, int):
-            return self.generation, reply
-        return reply.decode(), None
-
-    def abandon(self):
-        """Its answer will not be read: close the connection rather than leave the answer for the next call."""
-        if not self.answered:
-            self.client.connection.disconnect()
+    reply = _script(_VIEW_KEPT_PAGE)(
+        keys=_VIEW_KEPT_PAGE_KEYS,
+        args=[generation, post_id, day.isoformat() if counted else ""],
+        client=page_view_client(),
+    )
+    if isinstance(reply, int):
+        return generation, reply
+    return reply.decode(), None
 
 
 def pages_generation():

@@ -24,17 +24,14 @@ class HomeView(ListView):
 
 @require_safe
 def post_detail(request, slug):
+    """Readers with cookies, and pages not kept or out of date: KeptPostPages serves the other readers."""
     counted = post_pages.counts_as_view(request)
     redis_answered, generation = True, None
     if post_pages.can_keep(request):
         try:
-            response, generation = post_pages.kept_response(
-                slug, counted=counted, sent=getattr(request, "sent_view", None)
-            )
+            generation = post_pages.generation_to_keep_under(request)
         except redis.RedisError:
-            response, redis_answered = None, False
-        if response is not None:
-            return response
+            redis_answered = False
     post = selectors.published_post(slug)
     if post is None:
         raise Http404("No such post.")

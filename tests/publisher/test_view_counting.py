@@ -11,6 +11,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Sum
 from django.db.models.signals import post_save
 from django.test import Client
+from django.urls.resolvers import URLResolver
 from django.utils import timezone
 
 from publisher import post_pages, services, view_buffer
@@ -135,6 +136,7 @@ def test_a_kept_page_is_served_without_the_database_and_is_the_rendered_page(cli
         k: v for k, v in rendered.headers.items() if k != "Content-Length"
     }
     assert kept.headers["Vary"] == "Cookie"
+    assert kept.headers["X-Frame-Options"] == "DENY" and "Content-Security-Policy" in kept.headers
     with django_assert_num_queries(0):
         assert "Viewed 2 times" in view(client, post).content.decode()
         assert view(client, post, method="head").status_code == 200
@@ -142,50 +144,50 @@ def test_a_kept_page_is_served_without_the_database_and_is_the_rendered_page(cli
 
 
 @pytest.mark.django_db
-def test_a_kept_pages_view_is_sent_to_redis_before_the_page_asks_and_the_page_reads_the_answer(client, monkeypatch):
-    """SendKeptPageViewsEarly sends it as the request comes in, so that Redis answers while Django works."""
+def test_a_kept_page_is_answered_before_the_url_resolver_and_the_view(client, monkeypatch):
     post = PostFactory()
     view(client, post)  # rendered, and kept
-    events = []
-    send, answer, serve = view_buffer.KeptPageView.__init__, view_buffer.KeptPageView.answer, post_pages.kept_response
+    resolved = []
+    resolve = URLResolver.resolve
 
-    def sending(self, *args, **kwargs):
-        events.append("sent")
-        send(self, *args, **kwargs)
+    def resolving(self, path):
+        resolved.append(path)
+        return resolve(self, path)
 
-    def answering(self):
-        events.append("answered")
-        return answer(self)
-
-    def serving(*args, **kwargs):
-        events.append("page")
-        return serve(*args, **kwargs)
-
-    monkeypatch.setattr(view_buffer.KeptPageView, "__init__", sending)
-    monkeypatch.setattr(view_buffer.KeptPageView, "answer", answering)
-    monkeypatch.setattr(post_pages, "kept_response", serving)
+    monkeypatch.setattr(URLResolver, "resolve", resolving)
     assert "Viewed 2 times" in view(client, post).content.decode()
     assert view(client, post, method="head").status_code == 200
     assert "Viewed 2 times" in view(client, post, user_agent="Googlebot/2.1").content.decode()
-    assert events == ["sent", "page", "answered"] * 3
-    assert services.current_view_count(post) == 2
+    assert resolved == []
+    client.force_login(post.author)  # a reader with cookies: the view
+    assert "Viewed 3 times" in view(client, post).content.decode()
+    assert f"/{post.slug}/" in resolved
 
 
 @pytest.mark.django_db
-def test_a_sent_view_whose_page_fails_leaves_no_answer_behind_for_the_next_page(client, monkeypatch):
+def test_when_redis_refuses_a_kept_pages_view_the_request_tries_redis_once_and_counts_in_the_database(
+    client, settings, monkeypatch
+):
     post = PostFactory()
     view(client, post)
+    view(client, post)  # kept, and one view buffered
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # Redis went away
+    view_buffer.client.cache_clear()
+    connects = []
+    connect = redis.connection.AbstractConnection.connect
 
-    def failing(*args, **kwargs):
-        raise RuntimeError("the page failed before it read Redis's answer")
+    def connecting(self):
+        connects.append(self.port)
+        return connect(self)
 
-    with monkeypatch.context() as patch:
-        patch.setattr(post_pages, "kept_response", failing)
-        client.raise_request_exception = False
-        assert view(client, post).status_code == 500
-    assert "Viewed 3 times" in view(client, post).content.decode()  # the failed request's view went to Redis
-    assert "Viewed 4 times" in view(client, post).content.decode()
-    assert view_buffer.unflushed_views(post.pk) == 4
+    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", connecting)
+    try:
+        response = view(client, post)
+    finally:
+        view_buffer.client.cache_clear()
+    assert response.status_code == 200 and "Viewed 1 time" in response.content.decode()
+    assert len(connects) == 1  # the kept page's call; the view did not try again
+    assert database_views(post) == (1, 1)
 
 
 @pytest.mark.django_db
