@@ -191,6 +191,16 @@ def test_when_redis_refuses_a_kept_pages_view_the_request_tries_redis_once_and_c
 
 
 @pytest.mark.django_db
+def test_a_kept_page_still_counts_after_redis_lost_its_scripts(client):
+    post = PostFactory()
+    view(client, post)  # rendered, and kept
+    view_buffer.client().script_flush()  # as after a Redis restart or failover, with the data kept
+    assert "Viewed 2 times" in view(client, post).content.decode()
+    assert "Viewed 3 times" in view(client, post).content.decode()
+    assert view_buffer.unflushed_views(post.pk) == 3
+
+
+@pytest.mark.django_db
 def test_a_signed_in_reader_never_gets_the_kept_anonymous_page(client):
     post = PostFactory()
     view(client, post)
