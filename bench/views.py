@@ -18,7 +18,7 @@ wrk, which abandons the requests still in flight at its deadline although the se
 
 Environment (all optional):
   BENCH_DATABASE_URL   database to drop, create and use (default postgres://postgres@127.0.0.1:5432/qp_bench_views)
-  BENCH_ROUNDS, BENCH_ROUND_SECONDS, BENCH_WARMUP_SECONDS   5 rounds of 6 s per case, after 2 s of warm-up
+  BENCH_ROUNDS, BENCH_ROUND_SECONDS, BENCH_WARMUP_SECONDS   10 rounds of 3 s per case, after 2 s of warm-up
   BENCH_CONNECTIONS    concurrent connections (32)
   BENCH_WORKERS, BENCH_THREADS, BENCH_WORKER_CLASS   gunicorn's (6 workers of 1 thread, gthread for keep-alive)
   BENCH_REDIS          tcp (default, as REDIS_URL is documented) or unix (a socket file, for Redis on the same host)
@@ -45,8 +45,10 @@ sys.path.insert(0, str(ROOT))
 from bench.common import django_setup, find_wrk, free_port, recreate_database, start_gunicorn, stop  # noqa: E402
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/qp_bench_views")
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", 5))
-ROUND_SECONDS = int(os.environ.get("BENCH_ROUND_SECONDS", 6))
+# Many short rounds: this machine's speed drifts by a quarter within seconds, and the more often the cases take
+# turns, the more alike each one's share of slow and fast moments.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 10))
+ROUND_SECONDS = int(os.environ.get("BENCH_ROUND_SECONDS", 3))
 WARMUP_SECONDS = int(os.environ.get("BENCH_WARMUP_SECONDS", 2))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 32))
 # One thread per worker: with several, a thread back from Redis waits for the GIL; (b) served a third less.
