@@ -21,8 +21,7 @@ class Compat32KeepingFittingHeaders(Compat32):
         if (
             isinstance(value, str)
             and value.isascii()
-            and "\r" not in value
-            and "\n" not in value
+            and value.isprintable()  # compat32 rewrites the rest: line breaks, form feeds, other controls
             and self.max_line_length
             and len(name) + 2 + len(value) <= self.max_line_length
         ):

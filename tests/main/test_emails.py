@@ -3,7 +3,7 @@
 import secrets
 from email.policy import compat32
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from main.emails import KEEP_FITTING_HEADERS, MultipartEmail
@@ -17,6 +17,8 @@ HEADER_VALUES = st.one_of(
 
 
 @given(name=HEADER_NAMES, value=HEADER_VALUES, linesep=st.sampled_from(["\n", "\r\n"]))
+@example(name="Subject", value="\x0c", linesep="\n")  # compat32 drops a lone form feed: found by hypothesis in CI
+@example(name="Subject", value="a\x0bb", linesep="\r\n")
 def test_a_header_is_folded_exactly_as_compat32_folds_it(name, value, linesep):
     ours, theirs = KEEP_FITTING_HEADERS.clone(linesep=linesep), compat32.clone(linesep=linesep)
     try:
