@@ -79,6 +79,12 @@ class PostAdmin(admin.ModelAdmin):
             obj.author = request.user
         services.save_post(obj)
 
+    def delete_model(self, request, obj):
+        services.delete_posts(posts=Post.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        services.delete_posts(posts=queryset)
+
     # --- Publishing ---
 
     @admin.action(description="Publish selected posts", permissions=["change"])

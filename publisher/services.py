@@ -7,13 +7,14 @@ from datetime import timedelta
 import redis
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.conf import settings
+from django.db.models import Exists, F, OuterRef, Subquery, Sum
 from django.utils import timezone
 from slugify import slugify
 
 from . import view_buffer
-from .models import DailyPostViews, Post, ViewFlush
-from .post_pages import forget_kept_pages
+from .models import DailyPostViews, FlushedPostViews, Post, ViewFlush
+from .post_page_cache import invalidate_post_page_cache
 
 logger = logging.getLogger(__name__)
 
@@ -93,86 +94,150 @@ def publish_posts(*, posts, user):
     now = timezone.now()
     with transaction.atomic():
         publishable.filter(published_at__isnull=True).update(published_at=now)
-        transaction.on_commit(forget_kept_pages)  # update() sends no post_save
+        transaction.on_commit(invalidate_post_page_cache)  # update() sends no post_save
         published = publishable.update(status=Post.Status.PUBLISHED, updated_at=now)
         return published, drafts.filter(author__is_verified=False).count()
 
 
 def unpublish_posts(*, posts):
     with transaction.atomic():
-        transaction.on_commit(forget_kept_pages)  # update() sends no post_save
+        transaction.on_commit(invalidate_post_page_cache)  # update() sends no post_save
         return posts.filter(status=Post.Status.PUBLISHED).update(status=Post.Status.DRAFT, updated_at=timezone.now())
 
 
-# --- Views -------------------------------------------------------------------------------------------
+def delete_posts(*, posts):
+    """Delete posts with their daily views. Locked first, in id order as the flush locks them, so that a flush
+    adding daily rows to one of them finishes before the deletion looks for its rows to delete."""
+    with transaction.atomic():
+        list(posts.select_for_update().order_by("pk").values_list("pk", flat=True))
+        return posts.delete()
 
 
-def record_view(post, *, try_redis=True):
-    """Count one view of the post; return its total, including views not yet flushed to the database.
+# --- Views ---------------------------------------------------------------------------------------------
 
-    try_redis=False when Redis already failed this request: a second timeout would double the wait, and the
-    increment a timed-out call had sent may still be applied, so the view must not be sent again.
+
+def record_view(post, *, day=None):
+    """Count one view of the post (in Redis; in the database when Redis is unavailable) and return the views its
+    page shows."""
+    day = day or timezone.localdate()
+    try:
+        post_views = view_buffer.count_view(post.pk, day)
+    except redis.RedisError:
+        return count_view_in_database(post.pk, day)
+    return views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
+
+
+def current_view_count(post):
+    """The views the post's page shows, counting none."""
+    try:
+        post_views = view_buffer.count_view(post.pk, timezone.localdate(), counted=False)
+    except redis.RedisError:
+        return post.view_count
+    return views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
+
+
+def count_view_in_database(post_id, day):
+    """One view counted straight into the database, when Redis is unavailable. Returns the post's views.
+
+    The post's row first, then its daily row: the order the flush locks them in.
     """
-    today = timezone.localdate()
-    if try_redis:
-        try:
-            return post.view_count + view_buffer.add_view(post.pk, today)
-        except redis.RedisError:
-            pass
-    logger.warning("Redis unavailable: counting a view of post %s in the database", post.pk)
-    add_views_to_database({(post.pk, today): 1})
-    return Post.objects.filter(pk=post.pk).values_list("view_count", flat=True).first() or 0
-
-
-def current_view_count(post, *, try_redis=True):
-    if try_redis:
-        try:
-            return post.view_count + view_buffer.unflushed_views(post.pk)
-        except redis.RedisError:
-            pass
-    return post.view_count
-
-
-def add_views_to_database(counts):
-    """Add {(post_id, date): views} to the daily rows and the posts' totals, with increments, not overwrites."""
-    totals = defaultdict(int)
-    existing_posts = set(Post.objects.filter(pk__in={pk for pk, _ in counts}).values_list("pk", flat=True))
-    for (post_id, day), views in counts.items():
-        if post_id not in existing_posts:
-            continue  # deleted since it was viewed
-        totals[post_id] += views
-        updated = DailyPostViews.objects.filter(post_id=post_id, date=day).update(views=F("views") + views)
-        if not updated:
+    logger.warning("Redis unavailable: counting a view of post %s in the database", post_id)
+    with transaction.atomic():
+        if not Post.objects.filter(pk=post_id).update(view_count=F("view_count") + 1):
+            return 0  # deleted meanwhile
+        if not DailyPostViews.objects.filter(post_id=post_id, date=day).update(views=F("views") + 1):
             try:
                 with transaction.atomic():
-                    DailyPostViews.objects.create(post_id=post_id, date=day, views=views)
-            except IntegrityError:  # created concurrently by the database fallback
-                DailyPostViews.objects.filter(post_id=post_id, date=day).update(views=F("views") + views)
-    for post_id, views in totals.items():
-        Post.objects.filter(pk=post_id).update(view_count=F("view_count") + views)
-    return sum(totals.values())
+                    DailyPostViews.objects.create(post_id=post_id, date=day, views=1)
+            except IntegrityError:  # created concurrently by another view
+                DailyPostViews.objects.filter(post_id=post_id, date=day).update(views=F("views") + 1)
+        return Post.objects.filter(pk=post_id).values_list("view_count", flat=True).get()
+
+
+def views_shown(post_views, *, post_id, views_in_database=None):
+    """A post's views as its page shows them: in the database (as the last flush left them in Redis, else as the
+    database says, read now unless given) plus those not flushed yet."""
+    in_database = post_views.in_database
+    if in_database is None:
+        if views_in_database is None:
+            views_in_database = Post.objects.filter(pk=post_id).values_list("view_count", flat=True).first() or 0
+        in_database = views_in_database
+        try:
+            view_buffer.remember_views_in_database(post_id, in_database)
+        except redis.RedisError:
+            pass
+    return in_database + post_views.unflushed
 
 
 def flush_view_counts():
-    """Move buffered views from Redis into the database, exactly once per batch. Returns views moved."""
+    """Move buffered views from Redis into the database, exactly once per batch. Returns views moved.
+
+    The batch is applied in chunks of VIEW_FLUSH_CHUNK_SIZE post-days, each in a short transaction recorded by
+    its own ViewFlush row, so that a flush that dies half-way and runs again applies each chunk once.
+    """
     batch_id, counts = view_buffer.take_batch()
     if batch_id is None:
         return 0
-    try:
-        with transaction.atomic():
-            ViewFlush.objects.create(batch_id=batch_id, views=sum(counts.values()))
-            moved = add_views_to_database(counts)
-    except IntegrityError:
-        if not batch_already_flushed(batch_id):
-            # Something else failed the commit (PostgreSQL checks foreign keys then, so a post deleted
-            # mid-flush does): nothing was applied, and the batch stays in Redis for the next flush.
-            raise
-        logger.info("View batch %s was already flushed; dropping it", batch_id)
-        moved = 0
-    view_buffer.drop_batch(batch_id)
+    moved, views_in_database = 0, {}
+    post_days, size = sorted(counts.items()), settings.VIEW_FLUSH_CHUNK_SIZE
+    for number, start in enumerate(range(0, len(post_days), size)):
+        chunk = dict(post_days[start : start + size])
+        chunk_moved, chunk_views = add_views_to_database(chunk, flush_id=f"{batch_id}:{number}")
+        moved += chunk_moved
+        views_in_database.update(chunk_views)
+    view_buffer.drop_batch(batch_id, views_in_database=views_in_database)
     ViewFlush.objects.filter(flushed_at__lt=timezone.now() - VIEW_FLUSH_RECORDS_KEPT).delete()
     return moved
 
 
-def batch_already_flushed(batch_id):
-    return ViewFlush.objects.filter(batch_id=batch_id).exists()
+def add_views_to_database(counts, *, flush_id):
+    """Add {(post_id, date): views} to the daily rows and the posts' totals, once per flush_id, in a number of
+    statements that does not grow with the number of posts. Returns (views added, {post_id: views in the database}).
+    """
+    try:
+        with transaction.atomic():
+            flush = ViewFlush.objects.create(batch_id=flush_id, views=sum(counts.values()))
+            FlushedPostViews.objects.bulk_create(
+                FlushedPostViews(flush=flush, post_id=post_id, date=day, views=views)
+                for (post_id, day), views in counts.items()
+            )
+            flushed = FlushedPostViews.objects.filter(flush=flush)
+            # Locked first, in id order, as a view counted in the database locks its post first: posts deleted
+            # since their views were buffered are not among them, and none can be deleted until this commits.
+            views_before = dict(
+                Post.objects.select_for_update()
+                .filter(pk__in=flushed.values("post_id"))
+                .order_by("pk")
+                .values_list("pk", "view_count")
+            )
+            DailyPostViews.objects.bulk_create(
+                [DailyPostViews(post_id=post_id, date=day, views=0) for post_id, day in counts if post_id in views_before],
+                ignore_conflicts=True,
+            )
+            same_day = flushed.filter(post_id=OuterRef("post_id"), date=OuterRef("date"))
+            DailyPostViews.objects.filter(Exists(same_day)).update(views=F("views") + Subquery(same_day.values("views")))
+            same_post = flushed.filter(post_id=OuterRef("pk"))
+            post_total = same_post.values("post_id").annotate(total=Sum("views")).values("total")
+            Post.objects.filter(Exists(same_post)).update(view_count=F("view_count") + Subquery(post_total))
+            flushed.delete()
+    except IntegrityError:
+        if not ViewFlush.objects.filter(batch_id=flush_id).exists():
+            # Something else failed the commit (PostgreSQL checks foreign keys then, so a post deleted
+            # mid-flush does): nothing was applied, and the batch stays in Redis for the next flush.
+            raise
+        logger.info("View flush %s was already applied; skipping it", flush_id)
+        return 0, views_now({post_id for post_id, _ in counts})
+    added = defaultdict(int)
+    for (post_id, _), views in counts.items():
+        if post_id in views_before:
+            added[post_id] += views
+    return sum(added.values()), {post_id: views_before[post_id] + views for post_id, views in added.items()}
+
+
+def views_now(post_ids):
+    post_ids = sorted(post_ids)
+    views = {}
+    for start in range(0, len(post_ids), 10_000):
+        posts = Post.objects.filter(pk__in=post_ids[start : start + 10_000])
+        views.update(posts.values_list("pk", "view_count"))
+    return views

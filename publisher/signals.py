@@ -4,7 +4,7 @@ from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
 from .models import Post
-from .post_pages import forget_kept_pages, forget_kept_pages_of_author
+from .post_page_cache import invalidate_post_page_cache, invalidate_post_page_cache_of_author
 from .schedules import ensure_periodic_tasks
 from .services import ensure_authors_group
 
@@ -16,12 +16,12 @@ def set_up_after_migrate(sender, app_config=None, **kwargs):
         ensure_periodic_tasks()
 
 
-# Kept post pages: the post itself (bulk updates in services forget them themselves), and its author.
-@receiver([post_save, post_delete], sender=Post, dispatch_uid="publisher_post_changed_forget_pages")
-def forget_kept_pages_when_a_post_changes(sender, using, **kwargs):
-    transaction.on_commit(forget_kept_pages, using=using)
+# The post page cache: the post itself (bulk updates in services invalidate it themselves), and its author.
+@receiver([post_save, post_delete], sender=Post, dispatch_uid="publisher_post_changed_invalidate_pages")
+def invalidate_post_page_cache_when_a_post_changes(sender, using, **kwargs):
+    transaction.on_commit(invalidate_post_page_cache, using=using)
 
 
-@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="publisher_author_changed_forget_pages")
-def forget_kept_pages_when_an_author_changes(sender, instance, created, update_fields, **kwargs):
-    forget_kept_pages_of_author(instance, created=created, update_fields=update_fields)
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="publisher_author_changed_invalidate_pages")
+def invalidate_post_page_cache_when_an_author_changes(sender, instance, created, update_fields, **kwargs):
+    invalidate_post_page_cache_of_author(instance, created=created, update_fields=update_fields)

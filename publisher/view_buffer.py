@@ -1,19 +1,23 @@
 """Page views buffered in Redis, moved into the database by a periodic flush.
 
-One hash, ``views:pending``, holds for each post two fields incremented together in one MULTI:
-``<post_id>`` (views not yet in the database, for display) and ``<post_id>:<date>`` (the same views by day).
-A flush renames the hash to ``views:flushing`` in one atomic step, so a view that arrives during a flush lands
-in a fresh ``views:pending`` and is neither lost nor counted twice.
+One hash, ``views:pending``, holds for each post two fields incremented together: ``<post_id>`` (views not yet in
+the database, for display) and ``<post_id>:<date>`` (the same views by day). A flush renames the hash to
+``views:flushing`` in one atomic step, so a view that arrives during a flush lands in a fresh ``views:pending`` and
+is neither lost nor counted twice.
 
-``views:pages:generation`` is a token, never used twice, that changes whenever what a post page shows changes
-(see publisher.post_pages); a flush changes it in the same step as it drops the batch it moved into the database.
+``views:in-database`` holds, for each post a flush has touched, its views in the database as that flush left them.
+The flush writes them in the same atomic step as it drops its batch, so that ``in-database + flushing + pending``
+read in one call is always the post's total, without a database query. A post missing from it (never flushed
+since Redis started) is read from the database and written with HSETNX, which never overwrites a flush's value.
+
+``post-pages:version`` is the version of the post page cache's keys (publisher.post_page_cache); the call that
+counts a view checks it in the same step, so that a page cached under an older version is never counted or shown.
 """
 
 import functools
-import os
-import threading
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 
 import redis
@@ -21,11 +25,12 @@ from django.conf import settings
 
 PENDING = "views:pending"
 FLUSHING = "views:flushing"
+IN_DATABASE = "views:in-database"
 BATCH_FIELD = "__batch__"
-PAGES_GENERATION = "views:pages:generation"
+PAGES_VERSION = "post-pages:version"
 
 # Take the batch to flush: an unfinished one first (a flush that died half-way), else the pending views.
-_TAKE_BATCH = """
+TAKE_BATCH = """
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return redis.call('HGET', KEYS[2], ARGV[1])
 end
@@ -37,28 +42,31 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return ARGV[2]
 """
 
-# Delete the batch only if it is still the one we flushed (a slower, concurrent flush must not delete the next).
-# The database's counts include it now, so pages kept with the old counts are out of date from this moment on.
-_DROP_BATCH = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  redis.call('SET', KEYS[2], ARGV[3])
-  return redis.call('DEL', KEYS[1])
+# Delete the batch only if it is still the one we flushed (a slower, concurrent flush must not delete the next),
+# and in the same step record the posts' views in the database, which now include the batch.
+DROP_BATCH = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then
+  return 0
 end
-return 0
+for i = 3, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+return redis.call('DEL', KEYS[1])
 """
 
-# The whole hot path of a kept page in one round trip. If the pages' generation is still ARGV[1]: count the view
-# (unless ARGV[3], the day, is empty) and return the views not yet in the database, an integer; else count
-# nothing and return the current generation, a string, starting one if there is none (as after Redis lost its data).
-_VIEW_KEPT_PAGE = """
-local generation = redis.call('GET', KEYS[3])
-if not generation then
+# Count one view of a post (unless ARGV[3], the day, is empty) and read its views, in one step. ARGV[1] is the page
+# cache version the caller's page was cached under: if it is no longer the current one, nothing is counted. The
+# version starts from the clock when Redis has none (as after a restart), so it never repeats an older one.
+# Returns {current version, 1 if the version matched, unflushed views, views in the database or nil}.
+COUNT_VIEW = """
+local version = redis.call('GET', KEYS[4])
+if not version then
   local now = redis.call('TIME')
-  generation = now[1] .. '.' .. now[2]
-  redis.call('SET', KEYS[3], generation)
+  version = now[1] .. string.format('%06d', now[2])
+  redis.call('SET', KEYS[4], version)
 end
-if generation ~= ARGV[1] then
-  return generation
+if ARGV[1] ~= '' and ARGV[1] ~= version then
+  return {version, 0, 0, false}
 end
 local pending
 if ARGV[3] ~= '' then
@@ -67,9 +75,9 @@ if ARGV[3] ~= '' then
 else
   pending = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0')
 end
-return pending + tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
+local unflushed = pending + tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
+return {version, 1, unflushed, redis.call('HGET', KEYS[3], ARGV[2])}
 """
-_VIEW_KEPT_PAGE_KEYS = [PENDING, FLUSHING, PAGES_GENERATION]
 
 
 @functools.cache
@@ -77,47 +85,44 @@ def client():
     return redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_CLIENT_OPTIONS)
 
 
-_page_view_connections = threading.local()
-
-
-def page_view_client():
-    """The post page's own connection, one per thread of each process, kept open: a page view then pays for
-    neither a trip through the connection pool nor a lock shared with other threads."""
-    key = (os.getpid(), settings.REDIS_URL)
-    kept = getattr(_page_view_connections, "kept", None)
-    if kept is None or kept[0] != key:
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, single_connection_client=True, **settings.REDIS_CLIENT_OPTIONS
-        )
-        kept = _page_view_connections.kept = (key, client)
-    client = kept[1]
-    # As the pool does for a connection it hands out: one the server closed, or with a reply no one read, is
-    # replaced, not used (a poll, no round trip).
-    connection = client.connection
-    if connection.is_connected:
-        try:
-            stale = connection.can_read()
-        except redis.ConnectionError:
-            stale = True
-        if stale:
-            connection.disconnect()
-    return client
+def run_script(source, *, keys, args):
+    """Called by its SHA, sent to Redis only when Redis does not have it yet (redis-py's Script does that)."""
+    redis_client = client()
+    return registered_script(redis_client, source)(keys=keys, args=args, client=redis_client)
 
 
 @functools.cache
-def _script(source):
-    """Sent once, then called by its SHA on whichever client is given."""
-    return client().register_script(source)
+def registered_script(redis_client, source):
+    return redis_client.register_script(source)
 
 
-def add_view(post_id, day):
-    """Buffer one view; return how many of this post's views are not in the database yet."""
-    pipe = client().pipeline(transaction=True)
-    pipe.hincrby(PENDING, str(post_id), 1)
-    pipe.hincrby(PENDING, f"{post_id}:{day.isoformat()}", 1)
-    pipe.hget(FLUSHING, str(post_id))
-    pending, _, flushing = pipe.execute()
-    return pending + int(flushing or 0)
+@dataclass(frozen=True)
+class PostViews:
+    pages_version: int  # the post page cache's current version
+    current: bool  # False: the page was cached under an older version, and nothing was counted
+    unflushed: int = 0  # views not in the database yet
+    in_database: int | None = None  # as the last flush left them; None if no flush has since Redis started
+
+
+def count_view(post_id, day, *, counted=True, cached_under=None):
+    """Count a view of the post on `day` (if `counted`) and read its views, in one round trip. With
+    `cached_under`, a page cache version: only if that version is still the current one."""
+    version, current, unflushed, in_database = run_script(
+        COUNT_VIEW,
+        keys=[PENDING, FLUSHING, IN_DATABASE, PAGES_VERSION],
+        args=["" if cached_under is None else cached_under, post_id, day.isoformat() if counted else ""],
+    )
+    return PostViews(
+        pages_version=int(version),
+        current=bool(current),
+        unflushed=unflushed,
+        in_database=None if in_database is None else int(in_database),
+    )
+
+
+def remember_views_in_database(post_id, views):
+    """For a post no flush has touched since Redis started: what the database said (a flush's value wins)."""
+    client().hsetnx(IN_DATABASE, str(post_id), views)
 
 
 def unflushed_views(post_id):
@@ -127,50 +132,35 @@ def unflushed_views(post_id):
     return sum(int(value or 0) for value in pipe.execute())
 
 
+def pages_version():
+    """The post page cache's current version (started, as COUNT_VIEW does, if Redis has none)."""
+    version = client().get(PAGES_VERSION)
+    if version is None:
+        return count_view(0, date.min, counted=False).pages_version
+    return int(version)
+
+
+def renew_pages_version():
+    client().incr(PAGES_VERSION)
+
+
 def take_batch():
     """Return (batch_id, {(post_id, date): views}) for the batch to flush, or (None, {})."""
-    r = client()
-    batch_id = r.eval(_TAKE_BATCH, 2, PENDING, FLUSHING, BATCH_FIELD, uuid.uuid4().hex)
+    batch_id = run_script(TAKE_BATCH, keys=[PENDING, FLUSHING], args=[BATCH_FIELD, uuid.uuid4().hex])
     if batch_id is None:
         return None, {}
     counts = defaultdict(int)
-    for field, value in r.hgetall(FLUSHING).items():
+    for field, value in client().hgetall(FLUSHING).items():
         post_id, sep, day = field.decode().partition(":")
         if sep and post_id.isdigit():
             counts[(int(post_id), date.fromisoformat(day))] += int(value)
-    return batch_id.decode() if isinstance(batch_id, bytes) else batch_id, dict(counts)
+    return batch_id.decode(), dict(counts)
 
 
-def drop_batch(batch_id):
-    client().eval(_DROP_BATCH, 2, FLUSHING, PAGES_GENERATION, BATCH_FIELD, batch_id, _new_generation())
+def drop_batch(batch_id, *, views_in_database):
+    """Once the batch is in the database: drop it, and record {post_id: views} as the database now has them."""
+    args = [BATCH_FIELD, batch_id]
+    for post_id, views in views_in_database.items():
+        args += [post_id, views]
+    run_script(DROP_BATCH, keys=[FLUSHING, IN_DATABASE], args=args)
 
-
-def view_kept_page(post_id, day, *, generation, counted):
-    """For a page kept under `generation`: if that is still the current one, count the view (when `counted`) and
-    return (generation, this post's views not in the database yet); else count nothing, return (current, None)."""
-    args = [generation, post_id, day.isoformat() if counted else ""]
-    page_client = page_view_client()
-    script = _script(_VIEW_KEPT_PAGE)
-    # Straight over the connection: the client's command machinery costs as much CPU again as the call itself.
-    # The connection disconnects itself on any socket error or timeout, as the client would.
-    connection = page_client.connection
-    try:
-        connection.send_command("EVALSHA", script.sha, len(_VIEW_KEPT_PAGE_KEYS), *_VIEW_KEPT_PAGE_KEYS, *args)
-        reply = connection.read_response()
-    except redis.exceptions.NoScriptError:  # a Redis restarted since: nothing ran; the script loads it again
-        reply = script(keys=_VIEW_KEPT_PAGE_KEYS, args=args, client=page_client)
-    if isinstance(reply, int):
-        return generation, reply
-    return reply.decode(), None
-
-
-def pages_generation():
-    return view_kept_page(0, date.min, generation="", counted=False)[0]
-
-
-def renew_pages_generation():
-    client().set(PAGES_GENERATION, _new_generation())
-
-
-def _new_generation():
-    return uuid.uuid4().hex

@@ -5,9 +5,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
+from django.utils import timezone
 from django.views.generic import ListView
 
-from . import post_pages, reports, selectors, services
+from . import post_page_cache, reports, selectors, services, view_buffer
+from .bots import is_bot
 from .tokens import read_unsubscribe_token
 
 
@@ -24,25 +26,66 @@ class HomeView(ListView):
 
 @require_safe
 def post_detail(request, slug):
-    """Readers with cookies, and pages not kept or out of date: KeptPostPages serves the other readers."""
-    counted = post_pages.counts_as_view(request)
-    redis_answered, generation = True, None
-    if post_pages.can_keep(request):
-        try:
-            generation = post_pages.generation_to_keep_under(request)
-        except redis.RedisError:
-            redis_answered = False
+    """A published post's page; a GET from a person counts as a view. Served from the post page cache when it holds
+    the page under the current version (one Redis round trip, no database query), else rendered and cached. When
+    Redis is unavailable the view is counted in the database, with one attempt at Redis per request."""
+    counted = counts_as_view(request)
+    today = timezone.localdate()
+    try:
+        return cached_post_page(request, slug, counted=counted, day=today) or rendered_post_page(
+            request, slug, counted=counted, day=today
+        )
+    except redis.RedisError:
+        post = published_post_or_404(slug)
+        views = services.count_view_in_database(post.pk, today) if counted else post.view_count
+        return render_post_page(request, post, views)
+
+
+def counts_as_view(request):
+    return request.method == "GET" and not is_bot(request.META.get("HTTP_USER_AGENT", ""))
+
+
+def cached_post_page(request, slug, *, counted, day):
+    anonymous = post_page_cache.is_anonymous_reader(request)
+    if anonymous:
+        cached, version = post_page_cache.cached_page(slug)
+        post_id = cached and cached.post_id
+    else:
+        cached, version = post_page_cache.cached_post(slug)
+        post_id = cached and cached.pk
+    if cached is None:
+        return None
+    post_views = view_buffer.count_view(post_id, day, counted=counted, cached_under=version)
+    post_page_cache.saw_version(post_views.pages_version)
+    if not post_views.current:
+        return None
+    views = services.views_shown(post_views, post_id=post_id)
+    return cached.response(views) if anonymous else render_post_page(request, cached, views)
+
+
+def rendered_post_page(request, slug, *, counted, day):
+    version = view_buffer.pages_version()  # read before the post: what is cached under it is at least as new
+    post = published_post_or_404(slug)
+    post_views = view_buffer.count_view(post.pk, day, counted=counted)
+    post_page_cache.saw_version(post_views.pages_version)
+    views = services.views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
+    response = render_post_page(request, post, views)
+    if post_views.pages_version == version:  # nothing that post pages show changed while this one was read
+        post_page_cache.cache_post(slug, post, version=version)
+        if post_page_cache.is_anonymous_reader(request):
+            post_page_cache.cache_page(slug, post_id=post.pk, response=response, views=views, version=version)
+    return response
+
+
+def published_post_or_404(slug):
     post = selectors.published_post(slug)
     if post is None:
         raise Http404("No such post.")
-    if counted:
-        views = services.record_view(post, try_redis=redis_answered)
-    else:
-        views = services.current_view_count(post, try_redis=redis_answered)
-    response = render(request, "publisher/post_detail.html", {"post": post, "views": views})
-    if generation is not None:
-        post_pages.keep(slug, post=post, views=views, response=response, generation=generation)
-    return response
+    return post
+
+
+def render_post_page(request, post, views):
+    return render(request, "publisher/post_detail.html", {"post": post, "views": views})
 
 
 @csrf_exempt  # RFC 8058 one-click POSTs come from mail clients, with no session; the signed token is the proof

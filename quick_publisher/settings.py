@@ -50,15 +50,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # Serves kept post pages: below whatever may redirect a request or add to every response (see its docstring).
-    "publisher.middleware.KeptPostPages",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "quick_publisher.urls"
@@ -145,7 +143,14 @@ CACHES = {
         "BACKEND": "quick_publisher.cache.FailOpenRedisCache",
         "LOCATION": REDIS_URL,
         "OPTIONS": REDIS_CLIENT_OPTIONS,
-    }
+    },
+    # Post pages, per web process (publisher/post_page_cache.py): versioned keys, so no process serves an old one.
+    "post_pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "post-pages",
+        "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=60),
+        "OPTIONS": {"MAX_ENTRIES": env.int("POST_PAGE_CACHE_ENTRIES", default=20_000)},
+    },
 }
 # Rate limits must not turn a Redis outage into a site outage.
 RATELIMIT_FAIL_OPEN = True
@@ -153,7 +158,9 @@ RATELIMIT_FAIL_OPEN = True
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
 RATELIMIT_VIEW = "main.views.rate_limited"
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions read from the cache (Redis) and written through to the database: a signed-in reader's page costs no
+# session query, and a session outlives a Redis restart.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Email -----------------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
@@ -181,6 +188,8 @@ LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="20/m")
 UNSUBSCRIBE_LINK_MAX_AGE = timedelta(days=env.int("UNSUBSCRIBE_LINK_MAX_AGE_DAYS", default=365))
 REPORT_CHUNK_SIZE = env.int("REPORT_CHUNK_SIZE", default=200)
 POSTS_PER_PAGE = 10
+# Post-days a flush applies per transaction: large enough that a minute's views go in one short transaction.
+VIEW_FLUSH_CHUNK_SIZE = env.int("VIEW_FLUSH_CHUNK_SIZE", default=100_000)
 
 # --- Celery ----------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

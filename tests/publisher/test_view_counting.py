@@ -11,11 +11,11 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Sum
 from django.db.models.signals import post_save
 from django.test import Client
-from django.urls.resolvers import URLResolver
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from publisher import post_pages, services, view_buffer
-from publisher.models import DailyPostViews, Post, ViewFlush
+from publisher import post_page_cache, services, view_buffer
+from publisher.models import DailyPostViews, FlushedPostViews, Post, ViewFlush
 from publisher.tasks import flush_view_counts
 from quick_publisher.redis_server import free_port
 from tests.conftest import wait_until
@@ -69,8 +69,8 @@ def run_in_thread(target):
 @pytest.mark.django_db
 def test_the_page_shows_the_database_count_plus_the_unflushed_views(client):
     post = PostFactory(view_count=40)
-    view_buffer.add_view(post.pk, timezone.localdate())
-    view_buffer.add_view(post.pk, timezone.localdate())
+    services.record_view(post)
+    services.record_view(post)
     assert "Viewed 43 times" in view(client, post).content.decode()
     assert "Viewed 43 times" in view(client, post, user_agent="Googlebot/2.1").content.decode()  # shown, not counted
     services.flush_view_counts()
@@ -121,13 +121,13 @@ def test_views_are_kept_per_day_as_well_as_in_total():
     assert database_views(post) == (9, 9)
 
 
-# --- Kept pages: one Redis round trip, no database, never stale ------------------------------------------
+# --- The post page cache: one Redis round trip, no database, never stale ---------------------------------------
 
 
 @pytest.mark.django_db
-def test_a_kept_page_is_served_without_the_database_and_is_the_rendered_page(client, django_assert_num_queries):
-    post = PostFactory(title="Kept <b>page</b>", content="Body with *emphasis*.")
-    rendered = view(client, post, user_agent="Googlebot/2.1")  # rendered and kept, not counted
+def test_a_cached_page_is_served_without_the_database_and_is_the_rendered_page(client, django_assert_num_queries):
+    post = PostFactory(title="Cached <b>page</b>", content="Body with *emphasis*.")
+    rendered = view(client, post, user_agent="Googlebot/2.1")  # rendered and cached, not counted
     with django_assert_num_queries(0):
         kept = view(client, post)
     assert kept.status_code == 200
@@ -144,33 +144,26 @@ def test_a_kept_page_is_served_without_the_database_and_is_the_rendered_page(cli
 
 
 @pytest.mark.django_db
-def test_a_kept_page_is_answered_before_the_url_resolver_and_the_view(client, monkeypatch):
-    post = PostFactory()
-    view(client, post)  # rendered, and kept
-    resolved = []
-    resolve = URLResolver.resolve
-
-    def resolving(self, path):
-        resolved.append(path)
-        return resolve(self, path)
-
-    monkeypatch.setattr(URLResolver, "resolve", resolving)
-    assert "Viewed 2 times" in view(client, post).content.decode()
-    assert view(client, post, method="head").status_code == 200
-    assert "Viewed 2 times" in view(client, post, user_agent="Googlebot/2.1").content.decode()
-    assert resolved == []
-    client.force_login(post.author)  # a reader with cookies: the view
-    assert "Viewed 3 times" in view(client, post).content.decode()
-    assert f"/{post.slug}/" in resolved
+def test_a_signed_in_readers_page_comes_from_the_cache_with_only_their_own_user_read(
+    client, django_assert_num_queries
+):
+    post = PostFactory(title="Cached for readers")
+    reader = UserFactory(full_name="Signed-in reader")
+    client.force_login(reader)
+    view(client, post)  # rendered, and the post cached
+    with django_assert_num_queries(1):  # the reader's user row; the session comes from the cache
+        page = view(client, post).content.decode()
+    assert "Cached for readers" in page and "Log out" in page and "Viewed 2 times" in page
 
 
 @pytest.mark.django_db
-def test_when_redis_refuses_a_kept_pages_view_the_request_tries_redis_once_and_counts_in_the_database(
+def test_when_redis_refuses_a_cached_pages_view_the_request_tries_redis_once_and_counts_in_the_database(
     client, settings, monkeypatch
 ):
     post = PostFactory()
     view(client, post)
-    view(client, post)  # kept, and one view buffered
+    view(client, post)  # cached, and two views buffered
+    services.flush_view_counts()
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # Redis went away
     view_buffer.client.cache_clear()
     connects = []
@@ -185,15 +178,15 @@ def test_when_redis_refuses_a_kept_pages_view_the_request_tries_redis_once_and_c
         response = view(client, post)
     finally:
         view_buffer.client.cache_clear()
-    assert response.status_code == 200 and "Viewed 1 time" in response.content.decode()
-    assert len(connects) == 1  # the kept page's call; the view did not try again
-    assert database_views(post) == (1, 1)
+    assert response.status_code == 200 and "Viewed 3 times" in response.content.decode()
+    assert len(connects) == 1  # the cached page's call; the view did not try again
+    assert database_views(post) == (3, 3)
 
 
 @pytest.mark.django_db
-def test_a_kept_page_still_counts_after_redis_lost_its_scripts(client):
+def test_a_cached_page_still_counts_after_redis_lost_its_scripts(client):
     post = PostFactory()
-    view(client, post)  # rendered, and kept
+    view(client, post)  # rendered, and cached
     view_buffer.client().script_flush()  # as after a Redis restart or failover, with the data kept
     assert "Viewed 2 times" in view(client, post).content.decode()
     assert "Viewed 3 times" in view(client, post).content.decode()
@@ -201,10 +194,10 @@ def test_a_kept_page_still_counts_after_redis_lost_its_scripts(client):
 
 
 @pytest.mark.django_db
-def test_a_signed_in_reader_never_gets_the_kept_anonymous_page(client):
+def test_a_signed_in_reader_never_gets_the_cached_anonymous_page(client):
     post = PostFactory()
     view(client, post)
-    assert "Log in" in view(client, post).content.decode()  # kept by now
+    assert "Log in" in view(client, post).content.decode()  # cached by now
     client.force_login(post.author)
     page = view(client, post).content.decode()
     assert "Log out" in page and "Log in" not in page and "Viewed 3 times" in page
@@ -213,8 +206,11 @@ def test_a_signed_in_reader_never_gets_the_kept_anonymous_page(client):
 
 
 @pytest.mark.django_db
-def test_kept_pages_follow_every_change_to_what_they_show(client, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_cached_pages_follow_every_change_to_what_they_show(client, django_capture_on_commit_callbacks, signed_in):
     post = PostFactory(title="First title", author__full_name="Ada Writer")
+    if signed_in:
+        client.force_login(UserFactory())
     view(client, post)
 
     def changed(change):
@@ -232,54 +228,59 @@ def test_kept_pages_follow_every_change_to_what_they_show(client, django_capture
 
 
 @pytest.mark.django_db(transaction=True)
-def test_only_changes_that_show_on_post_pages_forget_the_kept_pages(client):
+def test_only_changes_that_show_on_post_pages_invalidate_the_post_page_cache(client):
     """Sign-ups and logins save users too, and must not wait on Redis for pages they do not change."""
     author = PostFactory().author
-    generation = view_buffer.pages_generation()
+    version = view_buffer.pages_version()
     reader = UserFactory()
     client.force_login(reader)  # saves last_login
     reader.full_name = "A reader with no posts"
     reader.save()
-    assert view_buffer.pages_generation() == generation
+    assert view_buffer.pages_version() == version
     author.full_name = "Renamed author"
     author.save()
-    assert view_buffer.pages_generation() != generation
+    assert view_buffer.pages_version() != version
 
 
 @pytest.mark.django_db
-def test_a_kept_page_shows_the_views_of_a_flush_in_progress_and_after_it(client):
+def test_a_cached_page_shows_the_views_of_a_flush_in_progress_and_after_it(client, django_assert_num_queries):
     post = PostFactory(view_count=10)
     view(client, post)
-    view(client, post)  # kept, with 10 views in the database and 2 buffered
+    view(client, post)  # cached, with 10 views in the database and 2 buffered
     view_buffer.take_batch()  # a flush takes the 2...
     assert "Viewed 13 times" in view(client, post).content.decode()  # ...while this view arrives
-    assert services.flush_view_counts() == 2  # the database now has 12: the kept page's count is out of date
-    assert "Viewed 14 times" in view(client, post).content.decode()
+    assert services.flush_view_counts() == 2  # the database now has 12, and Redis knows it
+    with django_assert_num_queries(0):
+        assert "Viewed 14 times" in view(client, post).content.decode()
     assert services.flush_view_counts() == 2
     assert database_views(post)[0] == 14
 
 
 @pytest.mark.django_db
-def test_a_kept_page_outlives_neither_its_max_age_nor_redis_losing_its_data(client, monkeypatch):
+def test_a_cached_page_does_not_outlive_redis_losing_its_data(client):
     post = PostFactory()
     view(client, post)
     Post.objects.filter(pk=post.pk).update(title="Changed behind the site's back")
-    assert "Changed behind" not in view(client, post).content.decode()  # kept
-    monkeypatch.setattr(post_pages, "PAGE_MAX_AGE", 0)
-    view_buffer.client().delete(view_buffer.PAGES_GENERATION)  # as when Redis restarts empty
-    assert "Changed behind" in view(client, post).content.decode()
-    Post.objects.filter(pk=post.pk).update(title="Changed again")
-    assert "Changed again" in view(client, post).content.decode()  # expired at once
+    assert "Changed behind" not in view(client, post).content.decode()  # cached
+    view_buffer.client().flushdb()  # as when Redis restarts empty: the version starts again from its clock
+    page = view(client, post).content.decode()
+    # The count is read again from the database (the two buffered views went with Redis's data), plus this view.
+    assert "Changed behind" in page and "Viewed 1 time" in page
+
+
+def test_the_post_page_cache_expires_its_pages():
+    """So that an invalidation lost to a Redis outage keeps no page stale for long."""
+    assert 0 < post_page_cache.post_page_cache().default_timeout <= 300
 
 
 # --- Flushing: atomic take, exactly-once apply ----------------------------------------------------------
 
 
 @pytest.mark.django_db
-def test_a_page_connection_the_server_closed_is_replaced_and_the_view_still_counted_in_redis(client):
+def test_a_connection_the_server_closed_is_replaced_and_the_view_still_counted_in_redis(client):
     post = PostFactory()
     view(client, post)
-    view(client, post)  # served from the kept page, over the page's own connection
+    view(client, post)  # served from the cached page
     view_buffer.client().client_kill_filter(_type="normal", skipme=True)  # Redis restarted, or a proxy timed out
     assert "Viewed 3 times" in view(client, post).content.decode()
     assert view_buffer.unflushed_views(post.pk) == 3
@@ -303,7 +304,7 @@ def test_a_view_that_arrives_during_a_flush_is_kept_and_counted_once():
     assert services.flush_view_counts() == 2  # the views that arrived meanwhile, in the next batch
     assert services.flush_view_counts() == 0
     assert database_views(post) == (5, 5)
-    assert ViewFlush.objects.filter(batch_id=batch_id, views=3).exists()
+    assert ViewFlush.objects.filter(batch_id=f"{batch_id}:0", views=3).exists()  # its first and only chunk
 
 
 @pytest.mark.django_db
@@ -345,6 +346,59 @@ def test_a_flush_that_dies_after_its_commit_is_not_applied_again(private_redis):
     assert database_views(post) == (3, 3)
 
 
+def buffer_views(posts, days):
+    """One view of each post on each of the days, as readers would have left them in Redis."""
+    for post in posts:
+        for day in days:
+            services.record_view(post, day=day)
+
+
+@pytest.mark.django_db
+def test_a_flush_takes_the_same_number_of_statements_whatever_the_number_of_posts():
+    """Set-based: the daily rows and the totals are each one statement, not one per post-day."""
+    today = timezone.localdate()
+    days = [today - timezone.timedelta(days=n) for n in range(5)]
+
+    def statements_to_flush(posts):
+        DailyPostViews.objects.create(post=posts[0], date=today, views=1)  # an existing daily row, and new ones
+        buffer_views(posts, days)
+        with CaptureQueriesContext(connection) as queries:
+            assert services.flush_view_counts() == len(posts) * len(days)
+        return len(queries)
+
+    few, many = PostFactory.create_batch(2), PostFactory.create_batch(40)  # 10 and 200 post-days
+    assert statements_to_flush(few) == statements_to_flush(many) <= 10
+    for post in many:
+        assert database_views(post) == (5, 5 + (post == many[0]))
+    assert not FlushedPostViews.objects.exists()  # the working rows go with their transaction
+
+
+@pytest.mark.django_db
+def test_a_flush_that_dies_between_its_chunks_applies_each_chunk_once(settings, monkeypatch):
+    settings.VIEW_FLUSH_CHUNK_SIZE = 2
+    posts = PostFactory.create_batch(5)
+    buffer_views(posts, [timezone.localdate()])
+    add_views_to_database = services.add_views_to_database
+    chunks_applied = []
+
+    def dying_after_the_first_chunk(counts, *, flush_id):
+        if chunks_applied:
+            raise SystemExit("the worker dies")
+        chunks_applied.append(flush_id)
+        return add_views_to_database(counts, flush_id=flush_id)
+
+    monkeypatch.setattr(services, "add_views_to_database", dying_after_the_first_chunk)
+    with pytest.raises(SystemExit):
+        services.flush_view_counts()
+    assert sum(database_views(post)[0] for post in posts) == 2
+    monkeypatch.setattr(services, "add_views_to_database", add_views_to_database)
+
+    assert services.flush_view_counts() == 3  # the first chunk is recognised as applied, the others are applied
+    assert [database_views(post) for post in posts] == [(1, 1)] * 5
+    assert ViewFlush.objects.count() == 3
+    assert [services.current_view_count(post) for post in posts] == [1] * 5
+
+
 @pytest.mark.django_db
 def test_views_of_a_deleted_post_are_dropped_and_the_rest_flushed():
     kept, deleted = PostFactory(), PostFactory()
@@ -357,12 +411,13 @@ def test_views_of_a_deleted_post_are_dropped_and_the_rest_flushed():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_post_deleted_while_its_views_are_flushed_does_not_lose_the_other_posts_views():
-    """PostgreSQL checks foreign keys at commit: the failed commit must leave the batch for the next flush."""
+def test_a_post_deleted_while_its_views_are_flushed_waits_and_loses_no_other_posts_views():
+    """The flush locks the posts it adds to before anything else: a deletion waits for it, then removes the post
+    with its views, and the other posts keep theirs."""
     kept, deleted = PostFactory(), PostFactory()
     DailyPostViews.objects.create(post=kept, date=timezone.localdate(), views=0)
     for _ in range(3):
-        services.record_view(kept)  # first in the batch: the flush stops on its locked row below
+        services.record_view(kept)
     services.record_view(deleted)
 
     locked, release = threading.Event(), threading.Event()
@@ -376,16 +431,16 @@ def test_a_post_deleted_while_its_views_are_flushed_does_not_lose_the_other_post
     holder, _ = run_in_thread(hold_kept_daily_row)
     assert locked.wait(10)
     flusher, flushed = run_in_thread(services.flush_view_counts)
-    wait_until(lambda: waiting_on_a_lock() >= 1)
-    deleted.delete()  # while the flush waits, after it checked that the post exists
+    wait_until(lambda: waiting_on_a_lock() >= 1)  # the flush, with both posts locked
+    deleter, deletion = run_in_thread(lambda: services.delete_posts(posts=Post.objects.filter(pk=deleted.pk)))
+    wait_until(lambda: waiting_on_a_lock() >= 2)  # the deletion waits for the flush
     release.set()
-    holder.join(20)
-    flusher.join(20)
+    for thread in (holder, flusher, deleter):
+        thread.join(20)
 
-    assert isinstance(flushed.get("error"), IntegrityError)  # the commit failed: nothing applied, batch kept
-    assert database_views(kept) == (0, 0)
-    assert services.flush_view_counts() == 3  # the next run applies it, without the deleted post
+    assert flushed == {"result": 4} and "error" not in deletion, deletion
     assert database_views(kept) == (3, 3)
+    assert not Post.objects.filter(pk=deleted.pk).exists()
     assert view_buffer.take_batch() == (None, {})
 
 

@@ -1,0 +1,113 @@
+"""The post page cache: what a post page shows, cached in each web process (the "post_pages" cache, Django's
+LocMemCache) so that a page view costs one Redis round trip and no database query.
+
+- For a reader without a session or queued messages (nearly all readers): the whole page, split around its view
+  count, so that serving it is a join of three strings.
+- For a signed-in reader: the post and its author, so that only the layout around it is rendered.
+
+Keys are versioned with ``post-pages:version`` in Redis (publisher.view_buffer). Whatever changes what post pages
+show renews it once committed (a post saved, deleted, published or unpublished; its author's name or address
+changed), and the call that counts a view checks it, so no process serves a page of an older version. The view
+count is never cached: it comes from Redis with the view. Entries also expire (the cache's TIMEOUT), so that an
+invalidation lost to a Redis outage keeps no page stale for long.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.cache import caches
+from django.db import transaction
+from django.http import HttpResponse
+from django.utils.cache import patch_vary_headers
+
+from . import view_buffer
+from .models import Post
+from .templatetags.view_counts import view_count_text
+
+logger = logging.getLogger(__name__)
+
+VIEW_COUNT_OPENING, VIEW_COUNT_CLOSING = b'<span class="views">', b"</span>"
+AUTHOR_FIELDS_SHOWN = {"full_name", "email"}
+
+# This process's latest sight of the cache version, from the last call to Redis; any thread may update it.
+known_version = None
+
+
+def post_page_cache():
+    return caches["post_pages"]
+
+
+def is_anonymous_reader(request):
+    """A reader without a session or queued messages gets the same page as everyone else."""
+    return settings.SESSION_COOKIE_NAME not in request.COOKIES and CookieStorage.cookie_name not in request.COOKIES
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    post_id: int
+    before_count: bytes
+    after_count: bytes
+
+    def response(self, views):
+        response = HttpResponse(self.before_count + view_count_text(views).encode() + self.after_count)
+        patch_vary_headers(response, ["Cookie"])  # as on the rendered page, which reads the session
+        return response
+
+
+def saw_version(version):
+    global known_version
+    known_version = version
+
+
+def cached_page(slug):
+    """The whole page for an anonymous reader, and the version it is cached under; (None, None) if not cached."""
+    version = known_version
+    if version is None:
+        return None, None
+    return post_page_cache().get(f"page:{slug}", version=version), version
+
+
+def cached_post(slug):
+    """The post shown to signed-in readers, and the version it is cached under; (None, None) if not cached."""
+    version = known_version
+    if version is None:
+        return None, None
+    return post_page_cache().get(f"post:{slug}", version=version), version
+
+
+def cache_post(slug, post, *, version):
+    post_page_cache().set(f"post:{slug}", post, version=version)
+
+
+def cache_page(slug, *, post_id, response, views, version):
+    """Cache a page just rendered for an anonymous reader with `views`, split around its count."""
+    if response.status_code != 200 or response.streaming:
+        return
+    count = VIEW_COUNT_OPENING + view_count_text(views).encode() + VIEW_COUNT_CLOSING
+    if response.content.count(count) != 1:  # nowhere to put the count: render this page every time
+        logger.warning("Post page %s has no single view count to update: not caching it", slug)
+        return
+    before, after = response.content.split(count)
+    page = CachedPage(post_id, before + VIEW_COUNT_OPENING, VIEW_COUNT_CLOSING + after)
+    post_page_cache().set(f"page:{slug}", page, version=version)
+
+
+def invalidate_post_page_cache():
+    """After a commit that changes what post pages show: every process reads its pages again."""
+    try:
+        view_buffer.renew_pages_version()
+    except redis.RedisError:
+        timeout = settings.CACHES["post_pages"]["TIMEOUT"]
+        logger.warning("Redis unavailable: cached post pages may be stale for up to %s seconds", timeout)
+
+
+def invalidate_post_page_cache_of_author(user, *, created, update_fields):
+    """After a user is saved: pages show their author's name or address, not the rest (not a sign-up's user, who
+    has no posts, nor a login's last_login), and a Redis call on those saves would slow them when Redis hangs."""
+    if created or (update_fields is not None and not AUTHOR_FIELDS_SHOWN & set(update_fields)):
+        return
+    if user.posts.filter(status=Post.Status.PUBLISHED).exists():
+        transaction.on_commit(invalidate_post_page_cache)
