@@ -284,6 +284,19 @@ def create_posts(author_ids, posts_each, *, batch_size=20_000):
     return ids
 
 
+def create_daily_views(post_ids, day, *, batch_size=20_000):
+    """One DailyPostViews row per post for the day, a random number of views each."""
+    import random
+
+    from publisher.models import DailyPostViews
+
+    for start_index in range(0, len(post_ids), batch_size):
+        DailyPostViews.objects.bulk_create(
+            DailyPostViews(post_id=post_id, date=day, views=random.randint(0, 200))
+            for post_id in post_ids[start_index: start_index + batch_size]
+        )
+
+
 # --- Verdicts --------------------------------------------------------------------------------------------------
 
 
