@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test test-e2e bench-views bench-reports bench-load audit install clean
+.PHONY: run test test-e2e bench bench-views bench-flush bench-reports audit install clean
 
 install: $(VENV)/.installed
 
@@ -41,14 +41,18 @@ test: install
 test-e2e: install
 	python -m pytest -m e2e $(ARGS)
 
+# Benchmarks (README, "Benchmarks"): PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, wrk for bench-views.
+# Each prints every figure before it fails; `make -k bench` runs all three even when one misses a target.
+bench: bench-views bench-flush bench-reports
+
 bench-views: install
 	python bench/views.py
 
+bench-flush: install
+	python bench/flush.py
+
 bench-reports: install
 	python bench/reports.py
-
-bench-load: install
-	python bench/load.py
 
 audit: install
 	pip-audit --strict -r requirements.txt
