@@ -202,20 +202,24 @@ def add_views_to_database(counts, *, flush_id):
                 for (post_id, day), views in counts.items()
             )
             flushed = FlushedPostViews.objects.filter(flush=flush)
-            # Locked first, in id order, as a view counted in the database locks its post first: posts deleted
-            # since their views were buffered are not among them, and none can be deleted until this commits.
+            # Locked first, in id order, as a view counted in the database and a deletion lock a post first: posts
+            # deleted since their views were buffered are not among them, none can be deleted until this commits,
+            # and no one else can add a daily row for them meanwhile.
             views_before = dict(
                 Post.objects.select_for_update()
                 .filter(pk__in=flushed.values("post_id"))
                 .order_by("pk")
                 .values_list("pk", "view_count")
             )
-            DailyPostViews.objects.bulk_create(
-                [DailyPostViews(post_id=post_id, date=day, views=0) for post_id, day in counts if post_id in views_before],
-                ignore_conflicts=True,
-            )
             same_day = flushed.filter(post_id=OuterRef("post_id"), date=OuterRef("date"))
-            DailyPostViews.objects.filter(Exists(same_day)).update(views=F("views") + Subquery(same_day.values("views")))
+            existing_days = DailyPostViews.objects.filter(Exists(same_day))
+            new_days = set(counts) - set(existing_days.values_list("post_id", "date"))
+            existing_days.update(views=F("views") + Subquery(same_day.values("views")))
+            DailyPostViews.objects.bulk_create(
+                DailyPostViews(post_id=post_id, date=day, views=counts[post_id, day])
+                for post_id, day in new_days
+                if post_id in views_before
+            )
             same_post = flushed.filter(post_id=OuterRef("pk"))
             post_total = same_post.values("post_id").annotate(total=Sum("views")).values("total")
             Post.objects.filter(Exists(same_post)).update(view_count=F("view_count") + Subquery(post_total))

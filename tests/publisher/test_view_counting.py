@@ -364,7 +364,7 @@ def test_a_flush_takes_the_same_number_of_statements_whatever_the_number_of_post
         buffer_views(posts, days)
         with CaptureQueriesContext(connection) as queries:
             assert services.flush_view_counts() == len(posts) * len(days)
-        return len(queries)
+        return len([query for query in queries if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))])
 
     few, many = PostFactory.create_batch(2), PostFactory.create_batch(40)  # 10 and 200 post-days
     assert statements_to_flush(few) == statements_to_flush(many) <= 10
