@@ -194,13 +194,14 @@ def add_views_to_database(counts, *, flush_id):
     """Add {(post_id, date): views} to the daily rows and the posts' totals, once per flush_id, in a number of
     statements that does not grow with the number of posts. Returns (views added, {post_id: views in the database}).
     """
+    # Built before the transaction, which then holds its locks only for the statements.
+    rows = [FlushedPostViews(post_id=post_id, date=day, views=views) for (post_id, day), views in counts.items()]
     try:
         with transaction.atomic():
             flush = ViewFlush.objects.create(batch_id=flush_id, views=sum(counts.values()))
-            FlushedPostViews.objects.bulk_create(
-                FlushedPostViews(flush=flush, post_id=post_id, date=day, views=views)
-                for (post_id, day), views in counts.items()
-            )
+            for row in rows:
+                row.flush = flush
+            FlushedPostViews.objects.bulk_create(rows)
             flushed = FlushedPostViews.objects.filter(flush=flush)
             # Locked first, in id order, as a view counted in the database and a deletion lock a post first: posts
             # deleted since their views were buffered are not among them, none can be deleted until this commits,
