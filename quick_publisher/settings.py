@@ -77,14 +77,6 @@ TEMPLATES = [
             ],
         },
     },
-    {
-        # The emails, rendered with using="emails" (main.emails.render_email); see quick_publisher/jinja2.py.
-        "BACKEND": "django.template.backends.jinja2.Jinja2",
-        "NAME": "emails",
-        "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": False,
-        "OPTIONS": {"environment": "quick_publisher.jinja2.environment"},
-    },
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
