@@ -6,7 +6,9 @@ from django.dispatch import receiver
 from .models import Post
 from .post_pages import forget_kept_pages, forget_kept_pages_of_author
 from .schedules import ensure_periodic_tasks
-from .services import ensure_authors_group
+from quick_publisher.signals import user_verified
+
+from .services import ensure_authors_group, make_author
 
 
 @receiver(post_migrate, dispatch_uid="publisher_setup_after_migrate")
@@ -14,6 +16,11 @@ def set_up_after_migrate(sender, app_config=None, **kwargs):
     if app_config is not None and app_config.label == "publisher":
         ensure_authors_group()
         ensure_periodic_tasks()
+
+
+@receiver(user_verified, dispatch_uid="publisher_make_verified_user_an_author")
+def make_verified_user_an_author(sender, user, **kwargs):
+    make_author(user)
 
 
 # Kept post pages: the post itself (bulk updates in services forget them themselves), and its author.

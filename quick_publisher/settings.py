@@ -209,9 +209,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_WORKER_SEND_TASK_EVENTS = True
+# Tasks outside the apps' tasks.py modules (those are found by autodiscover_tasks()).
+CELERY_IMPORTS = ["quick_publisher.tasks"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Left unset on purpose: with it, beat installs its own "celery.backend_cleanup" row and rewrites it at every
-# start. Results are deleted by publisher.tasks.delete_expired_task_results on a schedule stored in the database.
+# start. Results are deleted by quick_publisher.tasks.delete_expired_task_results on a schedule stored in the
+# database.
 CELERY_RESULT_EXPIRES = None
 TASK_RESULT_MAX_AGE = timedelta(days=env.int("TASK_RESULT_MAX_AGE_DAYS", default=30))
 
