@@ -4,11 +4,9 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.urls import reverse
 from django.utils.html import format_html
 
-from publisher.reports import queue_reports_for
-
 from . import services
 from .models import User
-from .tasks import send_verification_email
+from .tasks import queue_verification_email
 
 
 class UserChangeFormByEmail(UserChangeForm):
@@ -41,7 +39,7 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),)
-    actions = ["resend_verification_email", "mark_as_verified", "send_todays_report_now"]
+    actions = ["resend_verification_email", "mark_as_verified"]
 
     @admin.display(description="Password")
     def password_link(self, user):
@@ -52,7 +50,7 @@ class UserAdmin(DjangoUserAdmin):
     def resend_verification_email(self, request, queryset):
         user_ids = list(queryset.filter(is_verified=False, is_active=True).values_list("pk", flat=True))
         for user_id in user_ids:
-            send_verification_email.delay(user_id, resend=True)
+            queue_verification_email(user_id, resend=True)
         self.message_user(request, f"Queued {len(user_ids)} verification email(s).", messages.SUCCESS)
 
     @admin.action(description="Mark as verified")
@@ -60,7 +58,3 @@ class UserAdmin(DjangoUserAdmin):
         count = services.mark_verified(users=queryset)
         self.message_user(request, f"Verified {count} user(s).", messages.SUCCESS)
 
-    @admin.action(description="Send today's report now")
-    def send_todays_report_now(self, request, queryset):
-        queued = queue_reports_for(author_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"Queued today's report for {queued} eligible author(s).", messages.SUCCESS)

@@ -1,8 +1,9 @@
 from django import forms
 from django.contrib.auth.forms import BaseUserCreationForm, PasswordResetForm
 
+from quick_publisher.queueing import queue_after_commit
+
 from .models import User
-from .queueing import queue_after_commit
 from .selectors import user_by_email
 
 

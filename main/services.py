@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from publisher.services import make_author
+from quick_publisher.signals import user_verified
 
 from . import emails
 from .models import User
@@ -61,7 +61,7 @@ def verification_link_expired(user):
 
 
 def verify_user(*, token):
-    """Verify the user holding this unexpired link and make them an author. Returns the user, or None."""
+    """Verify the user holding this unexpired link, which makes them an author. Returns the user, or None."""
     with transaction.atomic():
         user = User.objects.select_for_update().filter(verification_uuid=token, is_verified=False).first()
         if user is None or verification_link_expired(user):
@@ -86,4 +86,5 @@ def _mark_verified(user):
     user.used_verification_uuid = user.verification_uuid
     user.verification_uuid = uuid.uuid4()  # the link cannot be replayed
     user.save(update_fields=["is_verified", "verified_at", "used_verification_uuid", "verification_uuid"])
-    make_author(user)
+    # publisher makes them an author here, in this transaction (publisher/signals.py).
+    user_verified.send(sender=type(user), user=user)

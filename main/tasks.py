@@ -1,12 +1,18 @@
 from celery import shared_task
 
+from quick_publisher.queueing import EMAIL_RETRY, queue_after_commit
+
 from . import selectors, services
-from .queueing import EMAIL_RETRY
 
 
 @shared_task(**EMAIL_RETRY)
 def send_verification_email(user_id, resend=False):
     return {"user_id": user_id, "outcome": services.send_verification_email(user_id=user_id, resend=resend)}
+
+
+def queue_verification_email(user_id, *, resend=False):
+    """The one way a request, a signal or an admin action queues the verification email: after commit."""
+    queue_after_commit(send_verification_email, user_id, resend=resend)
 
 
 @shared_task(**EMAIL_RETRY)

@@ -12,25 +12,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.generic import FormView, UpdateView
 from django_ratelimit.decorators import ratelimit
 
+from quick_publisher.ratelimits import limit_login_attempts, posted_email
+
 from . import health, services
 from . import inbox as dev_inbox
 from .forms import AccountForm, QueuedPasswordResetForm, ResendVerificationForm, SignupForm
 from .models import User
-from .queueing import queue_after_commit
 from .selectors import user_by_email
-from .tasks import send_verification_email
+from .tasks import queue_verification_email
 
 AUTHOR_LANDING_URL = reverse_lazy("admin:publisher_post_add")
-
-
-def _posted_email(group, request):
-    return request.POST.get("email", request.POST.get("username", "")).strip().lower()
-
-
-def limit_login_attempts(view):
-    """Per IP and per address, in one budget shared by /login/ and the admin's login page."""
-    view = ratelimit(group="login:address", key=_posted_email, rate=settings.LOGIN_RATE_LIMIT, method="POST")(view)
-    return ratelimit(group="login:ip", key="ip", rate=settings.LOGIN_RATE_LIMIT, method="POST")(view)
 
 
 def rate_limited(request, exception):
@@ -93,7 +84,7 @@ def verify(request, token):
 
 
 @method_decorator(ratelimit(key="ip", rate=settings.RESEND_RATE_LIMIT, method="POST"), name="post")
-@method_decorator(ratelimit(key=_posted_email, rate=settings.RESEND_RATE_LIMIT, method="POST"), name="post")
+@method_decorator(ratelimit(key=posted_email, rate=settings.RESEND_RATE_LIMIT, method="POST"), name="post")
 class ResendVerificationView(FormView):
     template_name = "main/verify_resend.html"
     form_class = ResendVerificationForm
@@ -106,7 +97,7 @@ class ResendVerificationView(FormView):
     def form_valid(self, form):
         user = user_by_email(form.cleaned_data["email"])
         if user is not None and user.is_active and not user.is_verified:
-            queue_after_commit(send_verification_email, user.pk, resend=True)
+            queue_verification_email(user.pk, resend=True)
         # The same answer whether or not the address has an account.
         return render(self.request, "main/verify_resend_done.html", {"email": form.cleaned_data["email"]})
 
@@ -130,7 +121,7 @@ class LoginView(auth_views.LoginView):
 
 
 @method_decorator(ratelimit(key="ip", rate=settings.RESEND_RATE_LIMIT, method="POST"), name="post")
-@method_decorator(ratelimit(key=_posted_email, rate=settings.RESEND_RATE_LIMIT, method="POST"), name="post")
+@method_decorator(ratelimit(key=posted_email, rate=settings.RESEND_RATE_LIMIT, method="POST"), name="post")
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = QueuedPasswordResetForm
 

@@ -1,11 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import services
+from . import services, tasks
 from .models import DailyPostViews, Post, ReportDelivery
 
 
@@ -142,3 +143,22 @@ class DailyPostViewsAdmin(admin.ModelAdmin):
     list_filter = ("date",)
     list_select_related = ("post",)
     readonly_fields = ("post", "date", "views")
+
+
+# The users' admin is main's; publishing adds what concerns authors' reports to it. main comes before publisher
+# in INSTALLED_APPS, so main's admin is registered by the time this module runs.
+User = get_user_model()
+AccountsUserAdmin = type(admin.site.get_model_admin(User))
+
+
+class UserAdmin(AccountsUserAdmin):
+    actions = [*AccountsUserAdmin.actions, "send_todays_report_now"]
+
+    @admin.action(description="Send today's report now")
+    def send_todays_report_now(self, request, queryset):
+        queued = tasks.queue_todays_report_now(author_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Queued today's report for {queued} eligible author(s).", messages.SUCCESS)
+
+
+admin.site.unregister(User)
+admin.site.register(User, UserAdmin)

@@ -1,14 +1,13 @@
-from django.urls import reverse
-
-from main.emails import absolute_url, render_email
+from quick_publisher.emails import absolute_url, render_email
 
 from .tokens import make_unsubscribe_token
 
 
 def view_count_report_email(report, *, connection=None):
     author = report["author"]
-    unsubscribe_url = absolute_url(reverse("report_unsubscribe", args=[make_unsubscribe_token(author)]))
+    unsubscribe_url = absolute_url("report_unsubscribe", args=[make_unsubscribe_token(author)])
     headers = {
+        # RFC 8058 one-click unsubscribe: the mail client POSTs "List-Unsubscribe=One-Click" to this URL.
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         # Stable per author and date: a copy that slips through twice can be folded by the receiver.

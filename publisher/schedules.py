@@ -34,7 +34,7 @@ def ensure_periodic_tasks():
                       "Moves page views buffered in Redis into the database."),
         VERIFICATION_SWEEP: ("main.tasks.resend_missing_verifications", _every(300),
                              "Mails the verification link to users whose sign-up email never left."),
-        RESULT_CLEANUP: ("publisher.tasks.delete_expired_task_results", _daily_at(4),
+        RESULT_CLEANUP: ("quick_publisher.tasks.delete_expired_task_results", _daily_at(4),
                          "Deletes stored task results older than TASK_RESULT_MAX_AGE_DAYS."),
     }
     for name, (task, schedule, description) in wanted.items():

@@ -3,10 +3,12 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
+from quick_publisher.signals import user_verified
+
 from .models import Post
 from .post_page_cache import invalidate_post_page_cache, invalidate_post_page_cache_of_author
 from .schedules import ensure_periodic_tasks
-from .services import ensure_authors_group
+from .services import ensure_authors_group, make_author
 
 
 @receiver(post_migrate, dispatch_uid="publisher_setup_after_migrate")
@@ -14,6 +16,11 @@ def set_up_after_migrate(sender, app_config=None, **kwargs):
     if app_config is not None and app_config.label == "publisher":
         ensure_authors_group()
         ensure_periodic_tasks()
+
+
+@receiver(user_verified, dispatch_uid="publisher_make_verified_user_an_author")
+def make_verified_user_an_author(sender, user, **kwargs):
+    make_author(user)
 
 
 # The post page cache: the post itself (bulk updates in services invalidate it themselves), and its author.

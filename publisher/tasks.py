@@ -2,11 +2,8 @@ from datetime import date
 
 from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
-from django.conf import settings
-from django.utils import timezone
-from django_celery_results.models import TaskResult
 
-from main.queueing import EMAIL_RETRY, TRANSIENT_ERRORS
+from quick_publisher.queueing import EMAIL_RETRY, TRANSIENT_ERRORS
 
 from . import reports, services
 
@@ -19,7 +16,7 @@ def flush_view_counts():
 @shared_task(autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=5)
 def send_view_count_report(report_date=None):
     day = date.fromisoformat(report_date) if report_date else reports.default_report_date()
-    return reports.queue_daily_reports(report_date=day)
+    return queue_report_chunks(report_date=day)
 
 
 class ReportDeliveryTask(Task):
@@ -44,7 +41,21 @@ def send_view_count_reports_to_authors(self, author_ids, report_date, accepted_a
         raise self.retry(exc=exc, kwargs={"accepted_author_ids": exc.author_ids}, countdown=countdown)
 
 
-@shared_task
-def delete_expired_task_results():
-    deleted, _ = TaskResult.objects.filter(date_done__lt=timezone.now() - settings.TASK_RESULT_MAX_AGE).delete()
-    return {"deleted": deleted}
+def queue_report_chunks(*, report_date, author_ids=None):
+    """Queue one task per chunk of eligible authors; the workers share the run. Returns a summary."""
+    authors = chunks = 0
+    for chunk in reports.eligible_author_id_chunks(author_ids=author_ids):
+        send_view_count_reports_to_authors.delay(chunk, report_date.isoformat())
+        authors += len(chunk)
+        chunks += 1
+    return {"date": report_date.isoformat(), "authors": authors, "chunks": chunks, "queued": authors}
+
+
+def queue_todays_report_now(*, author_ids):
+    """The admin's "send today's report now": the report the daily run sends today (yesterday's views), now,
+    to the chosen eligible authors who have not had it yet. Returns how many were queued.
+
+    Not a report of today's views so far: that would take the author's one delivery for today's date, and
+    tomorrow's run would then skip them instead of sending the full day's numbers.
+    """
+    return queue_report_chunks(report_date=reports.default_report_date(), author_ids=author_ids)["queued"]

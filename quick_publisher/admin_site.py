@@ -13,7 +13,7 @@ from django.http import Http404
 from django.urls import path
 from django.utils.decorators import method_decorator
 
-from main.views import limit_login_attempts
+from .ratelimits import limit_login_attempts
 
 
 class QuickPublisherAdminSite(admin.AdminSite):

@@ -75,14 +75,6 @@ TEMPLATES = [
             ],
         },
     },
-    {
-        # The emails, rendered with using="emails" (main.emails.render_email); see quick_publisher/jinja2.py.
-        "BACKEND": "django.template.backends.jinja2.Jinja2",
-        "NAME": "emails",
-        "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": False,
-        "OPTIONS": {"environment": "quick_publisher.jinja2.environment"},
-    },
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
@@ -226,9 +218,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_WORKER_SEND_TASK_EVENTS = True
+# Tasks outside the apps' tasks.py modules (those are found by autodiscover_tasks()).
+CELERY_IMPORTS = ["quick_publisher.tasks"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Left unset on purpose: with it, beat installs its own "celery.backend_cleanup" row and rewrites it at every
-# start. Results are deleted by publisher.tasks.delete_expired_task_results on a schedule stored in the database.
+# start. Results are deleted by quick_publisher.tasks.delete_expired_task_results on a schedule stored in the
+# database.
 CELERY_RESULT_EXPIRES = None
 TASK_RESULT_MAX_AGE = timedelta(days=env.int("TASK_RESULT_MAX_AGE_DAYS", default=30))
 

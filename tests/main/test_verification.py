@@ -4,8 +4,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from main import services
 from main.models import User
 from main.tasks import resend_missing_verifications
+from publisher import signals as publisher_signals
 from tests.conftest import dead_broker, html_body, text_body, wait_until
 from tests.factories import PASSWORD, UserFactory
 
@@ -147,3 +149,22 @@ def test_duplicate_email_in_another_case_is_a_form_error(client):
     assert response.status_code == 200
     assert "already exists" in response.content.decode()
     assert User.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_verifying_and_becoming_an_author_happen_in_one_transaction(monkeypatch):
+    user = UserFactory(email="all.or.nothing@example.com")
+
+    def publisher_fails(user):
+        raise RuntimeError("publisher could not make an author")
+
+    monkeypatch.setattr(publisher_signals, "make_author", publisher_fails)
+    with pytest.raises(RuntimeError):
+        services.verify_user(token=user.verification_uuid)
+    user.refresh_from_db()
+    assert not user.is_verified and not user.is_staff
+
+    monkeypatch.undo()
+    assert services.verify_user(token=user.verification_uuid) == user
+    user.refresh_from_db()
+    assert user.is_verified and user.is_staff and user.groups.filter(name="Authors").exists()

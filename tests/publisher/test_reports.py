@@ -1,10 +1,12 @@
 """Daily view-count reports, end to end: beat's row, the real worker, the real SMTP server, the stored results."""
 
 import asyncio
+import email
 import itertools
 import json
 import re
 from datetime import timedelta
+from email import policy
 from io import StringIO
 
 import pytest
@@ -24,7 +26,9 @@ from slugify import slugify
 from main.models import User
 from publisher import reports
 from publisher.models import DailyPostViews, Post, ReportDelivery
-from publisher.schedules import DAILY_REPORT, RESULT_CLEANUP, ensure_periodic_tasks
+from publisher.emails import view_count_report_email
+from publisher.schedules import DAILY_REPORT, ensure_periodic_tasks
+from publisher.tasks import queue_report_chunks
 from publisher.tokens import make_unsubscribe_token
 from quick_publisher.celery import app as celery_app
 from tests.conftest import html_body, text_body, wait_until
@@ -335,18 +339,6 @@ def test_task_results_store_the_summary_and_what_each_chunk_sent(celery_worker, 
     assert all(json.loads(c.task_args) for c in chunks)  # extended results: the author ids each chunk had
 
 
-@pytest.mark.django_db(transaction=True)
-def test_expired_task_results_are_deleted_by_their_database_schedule(celery_worker, settings):
-    old = TaskResult.objects.create(task_id="old-one", status="SUCCESS")
-    expired = timezone.now() - settings.TASK_RESULT_MAX_AGE - timedelta(hours=1)
-    TaskResult.objects.filter(pk=old.pk).update(date_done=expired)
-    TaskResult.objects.create(task_id="recent-one", status="SUCCESS")
-
-    assert run_as_beat(RESULT_CLEANUP).get(timeout=30) == {"deleted": 1}
-    assert not TaskResult.objects.filter(task_id="old-one").exists()
-    assert TaskResult.objects.filter(task_id="recent-one").exists()
-
-
 # --- Unsubscribing -----------------------------------------------------------------------------------
 
 
@@ -382,7 +374,7 @@ def test_report_link_and_one_click_post_turn_reports_off(celery_worker, smtp_ser
 
     # The next day's run leaves them both out.
     DailyPostViews.objects.update(date=timezone.localdate())
-    assert reports.queue_daily_reports(report_date=timezone.localdate())["authors"] == 0
+    assert queue_report_chunks(report_date=timezone.localdate())["authors"] == 0
 
 
 @pytest.mark.django_db
@@ -478,12 +470,36 @@ def test_an_author_who_unpublishes_after_the_claim_gets_nothing_and_no_claim_is_
     assert list(ReportDelivery.objects.values_list("author_id", "status")) == [(staying, ReportDelivery.Status.SENT)]
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("site_url", ["https://blog.example", "https://post-slug.example/blog"])
 def test_report_links_are_the_posts_absolute_urls(settings, site_url):
     settings.SITE_URL = site_url
-    post_url = reports.post_url_maker()
-    for slug in ["hello-world", "post_2", "a", "post-slug", "123"]:
-        assert post_url(slug) == site_url + Post(slug=slug).get_absolute_url()
+    author = AuthorFactory()
+    for slug in ["hello-world", "post_2", "post-slug"]:
+        PostFactory(author=author, title=slug, slug=slug)
+    [report] = reports.build_reports(author_ids=[author.pk], report_date=report_date())
+    assert sorted(row["url"] for row in report["rows"]) == sorted(
+        site_url + post.get_absolute_url() for post in Post.objects.filter(author=author)
+    )
+
+
+@pytest.mark.django_db
+def test_a_report_email_is_multipart_alternative_with_a_stable_message_id_and_one_click_unsubscribe():
+    author = author_with_posts(("Cats & dogs", 12, {0: 3}), full_name="Alice Author")
+    [report] = reports.build_reports(author_ids=[author.pk], report_date=report_date())
+
+    message = view_count_report_email(report).message()
+    parsed = email.message_from_bytes(message.as_bytes(linesep="\r\n"), policy=policy.default)
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
+    assert "Cats & dogs" in text_body(parsed) and "Cats &amp; dogs" in html_body(parsed)
+    assert parsed["To"] == author.email
+    assert parsed["Subject"] == f"Your posts' views on {date_format(report_date(), 'N j, Y')}"
+    # The same Message-ID each time this author's report for this date is built: receivers fold duplicates.
+    message_id = f"<view-report-{author.pk}-{report_date().isoformat()}@quick-publisher>"
+    assert parsed["Message-ID"] == view_count_report_email(report).message()["Message-ID"] == message_id
+    assert parsed["List-Unsubscribe"].strip() == f"<http://testserver/reports/unsubscribe/{make_unsubscribe_token(author)}/>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
 @pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('publisher', '0001_initial'),
+        ('publisher', '0002_rename_task_result_cleanup_task'),
     ]
 
     operations = [

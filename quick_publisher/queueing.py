@@ -1,3 +1,5 @@
+"""Queueing Celery tasks from a request, and the retry policy of the tasks that send email (both apps)."""
+
 from smtplib import SMTPException
 
 from django.conf import settings

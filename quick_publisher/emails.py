@@ -1,0 +1,27 @@
+"""Emails of both apps: a multipart message from paired Django templates, and the absolute links in it."""
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+
+def absolute_url(viewname, *, args=None, kwargs=None):
+    """The URL of a view for a link that leaves the site: from SITE_URL, never from a request."""
+    return f"{settings.SITE_URL}{reverse(viewname, args=args, kwargs=kwargs)}"
+
+
+def render_email(*, template, to, context, headers=None, connection=None):
+    """A message from emails/<template>_subject.txt, <template>.txt (the body) and <template>.html (the HTML
+    alternative). The .txt templates turn autoescaping off: plain text shows what was typed."""
+    # One line, whatever the template or its data holds: a header never carries a line break.
+    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"emails/{template}.txt", context),
+        to=[to],
+        headers=headers,
+        connection=connection,
+    )
+    message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
+    return message
