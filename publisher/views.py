@@ -71,9 +71,10 @@ def rendered_post_page(request, slug, *, counted, day):
     views = services.views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
     response = render_post_page(request, post, views)
     if post_views.pages_version == version:  # nothing that post pages show changed while this one was read
-        post_page_cache.cache_post(slug, post, version=version)
         if post_page_cache.is_anonymous_reader(request):
             post_page_cache.cache_page(slug, post_id=post.pk, response=response, views=views, version=version)
+        else:
+            post_page_cache.cache_post(slug, post, version=version)
     return response
 
 

@@ -140,8 +140,13 @@ CACHES = {
     "post_pages": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "post-pages",
-        "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=60),
+        "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=300),
         "OPTIONS": {"MAX_ENTRIES": env.int("POST_PAGE_CACHE_ENTRIES", default=20_000)},
+    },
+    # The site layout's {% cache %} fragments (templates/base.html), per process: the same on every page.
+    "template_fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "template-fragments",
     },
 }
 # Rate limits must not turn a Redis outage into a site outage.
