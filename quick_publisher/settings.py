@@ -143,10 +143,11 @@ CACHES = {
         "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=300),
         "OPTIONS": {"MAX_ENTRIES": env.int("POST_PAGE_CACHE_ENTRIES", default=20_000)},
     },
-    # The site layout's {% cache %} fragments (templates/base.html), per process: the same on every page.
+    # Templates' {% cache %} fragments, per process: the layout's links, a post's heading (keyed by what it shows).
     "template_fragments": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "template-fragments",
+        "OPTIONS": {"MAX_ENTRIES": env.int("POST_PAGE_CACHE_ENTRIES", default=20_000)},
     },
 }
 # Rate limits must not turn a Redis outage into a site outage.
