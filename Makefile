@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test test-e2e bench bench-views bench-flush bench-reports audit install clean
+.PHONY: run test lint test-e2e bench bench-views bench-flush bench-reports audit install clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,12 @@ run: install .env
 # SQLite and a private Redis unless DATABASE_URL / REDIS_URL say otherwise.
 test: install
 	python -m pytest $(ARGS)
+
+# ruff's lint and format checks, and import-linter's contracts (the layers; no app importing the other; no cycle).
+lint: install
+	ruff check .
+	ruff format --check .
+	lint-imports
 
 test-e2e: install
 	python -m pytest -m e2e $(ARGS)
