@@ -57,4 +57,3 @@ class UserAdmin(DjangoUserAdmin):
     def mark_as_verified(self, request, queryset):
         count = services.mark_verified(users=queryset)
         self.message_user(request, f"Verified {count} user(s).", messages.SUCCESS)
-

@@ -32,7 +32,9 @@ class AccountForm(forms.ModelForm):
         model = User
         fields = ("full_name", "receives_reports")
         labels = {"receives_reports": "Email me a daily report of my posts' views"}
-        help_texts = {"receives_reports": "Sent every morning for the day before. You can also turn it off from any report."}
+        help_texts = {
+            "receives_reports": "Sent every morning for the day before. You can also turn it off from any report."
+        }
 
     def clean_full_name(self):
         return " ".join(self.cleaned_data["full_name"].split())

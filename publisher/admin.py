@@ -15,7 +15,7 @@ class PostAdminForm(forms.ModelForm):
 
     class Meta:
         model = Post
-        fields = "__all__"
+        fields = ["author", "title", "slug", "content", "status"]  # PostAdmin.get_fields shows the rest read-only
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,8 +56,17 @@ class PostAdmin(admin.ModelAdmin):
         return post
 
     def get_fields(self, request, obj=None):
-        fields = ["title", "slug", "content", "status", "preview_link", "view_count", "published_at",
-                  "created_at", "updated_at"]
+        fields = [
+            "title",
+            "slug",
+            "content",
+            "status",
+            "preview_link",
+            "view_count",
+            "published_at",
+            "created_at",
+            "updated_at",
+        ]
         if request.user.is_superuser:
             fields.insert(0, "author")
         return fields
@@ -124,7 +133,9 @@ class PostAdmin(admin.ModelAdmin):
     def preview_link(self, post):
         if not post.pk:
             return "Save the post to preview it."
-        return format_html('<a href="{}">Preview this post</a>', reverse("admin:publisher_post_preview", args=[post.pk]))
+        return format_html(
+            '<a href="{}">Preview this post</a>', reverse("admin:publisher_post_preview", args=[post.pk])
+        )
 
 
 @admin.register(ReportDelivery)

@@ -33,6 +33,14 @@ class Post(models.Model):
     def __str__(self):
         return self.title
 
+    def save(self, *args, **kwargs):
+        self.content_html = render_markdown(self.content)
+        self.excerpt = excerpt_from_html(self.content_html)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "content" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "content_html", "excerpt"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self):
         return reverse("post_detail", args=[self.slug])
 
@@ -45,14 +53,6 @@ class Post(models.Model):
             raise ValidationError(
                 {"status": "Only authors with a verified email address can publish. Verify yours, then publish."}
             )
-
-    def save(self, *args, **kwargs):
-        self.content_html = render_markdown(self.content)
-        self.excerpt = excerpt_from_html(self.content_html)
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "content" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "content_html", "excerpt"}
-        super().save(*args, **kwargs)
 
 
 class DailyPostViews(models.Model):
@@ -98,6 +98,9 @@ class FlushedPostViews(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["flush", "post_id", "date"], name="flushed_views_flush_post_date_unique")
         ]
+
+    def __str__(self):
+        return f"{self.post_id} on {self.date}: {self.views}"
 
 
 class ReportDelivery(models.Model):

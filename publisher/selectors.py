@@ -7,6 +7,15 @@ def published_posts():
 
 def published_post(slug):
     """The post a post page shows, with only what the page reads (it is kept in the post page cache)."""
-    fields = ("title", "slug", "content_html", "status", "published_at", "updated_at", "view_count",
-              "author__full_name", "author__email")
+    fields = (
+        "title",
+        "slug",
+        "content_html",
+        "status",
+        "published_at",
+        "updated_at",
+        "view_count",
+        "author__full_name",
+        "author__email",
+    )
     return published_posts().filter(slug=slug).only(*fields).first()

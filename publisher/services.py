@@ -5,9 +5,9 @@ from collections import defaultdict
 from datetime import timedelta
 
 import redis
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
-from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Subquery, Sum
 from django.utils import timezone
 from slugify import slugify
@@ -21,8 +21,24 @@ logger = logging.getLogger(__name__)
 AUTHORS_GROUP = "Authors"
 # First path segments that belong to the site, never to a post.
 RESERVED_SLUGS = frozenset(
-    {"admin", "signup", "verify", "login", "logout", "account", "password-reset", "feed", "sitemap-xml", "healthz",
-     "inbox", "reports", "static", "media", "page", "api"}
+    {
+        "admin",
+        "signup",
+        "verify",
+        "login",
+        "logout",
+        "account",
+        "password-reset",
+        "feed",
+        "sitemap-xml",
+        "healthz",
+        "inbox",
+        "reports",
+        "static",
+        "media",
+        "page",
+        "api",
+    }
 )
 VIEW_FLUSH_RECORDS_KEPT = timedelta(days=30)
 

@@ -1,9 +1,8 @@
 from datetime import date
 
 from celery import Task, shared_task
-from celery.utils.time import get_exponential_backoff_interval
 
-from quick_publisher.queueing import EMAIL_RETRY, TRANSIENT_ERRORS
+from quick_publisher.queueing import EMAIL_RETRY, TRANSIENT_ERRORS, email_retry_countdown
 
 from . import reports, services
 
@@ -35,10 +34,8 @@ def send_view_count_reports_to_authors(self, author_ids, report_date, accepted_a
         )
     except reports.ReportsNotRecorded as exc:
         # Retried as autoretry would, telling the next attempt which reports the SMTP server already has.
-        countdown = get_exponential_backoff_interval(
-            self.retry_backoff, self.request.retries, self.retry_backoff_max, self.retry_jitter
-        )
-        raise self.retry(exc=exc, kwargs={"accepted_author_ids": exc.author_ids}, countdown=countdown)
+        countdown = email_retry_countdown(self.request.retries)
+        raise self.retry(exc=exc, kwargs={"accepted_author_ids": exc.author_ids}, countdown=countdown) from exc
 
 
 def queue_report_chunks(*, report_date, author_ids=None):

@@ -3,9 +3,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
-from django.utils import timezone
 from django.views.generic import ListView
 
 from . import post_page_cache, reports, selectors, services, view_buffer

@@ -1,5 +1,6 @@
 """Queueing Celery tasks from a request, and the retry policy of the tasks that send email (both apps)."""
 
+import random
 from smtplib import SMTPException
 
 from django.conf import settings
@@ -15,6 +16,13 @@ EMAIL_RETRY = {
     "retry_jitter": True,
     "max_retries": settings.EMAIL_MAX_RETRIES,
 }
+
+
+def email_retry_countdown(retries):
+    """Seconds before the next try of an email task that retries itself, as EMAIL_RETRY spaces autoretries:
+    exponential, capped, with full jitter."""
+    ceiling = min(EMAIL_RETRY["retry_backoff_max"], EMAIL_RETRY["retry_backoff"] * 2**retries)
+    return random.randint(0, ceiling)
 
 
 # A request publishes once, on a connection with the short Redis timeouts: a broker that hangs (connections

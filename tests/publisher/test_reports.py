@@ -25,8 +25,8 @@ from slugify import slugify
 
 from main.models import User
 from publisher import reports
-from publisher.models import DailyPostViews, Post, ReportDelivery
 from publisher.emails import view_count_report_email
+from publisher.models import DailyPostViews, Post, ReportDelivery
 from publisher.schedules import DAILY_REPORT, ensure_periodic_tasks
 from publisher.tasks import queue_report_chunks
 from publisher.tokens import make_unsubscribe_token
@@ -400,8 +400,14 @@ def test_tampered_or_expired_unsubscribe_token_is_a_400_and_changes_nothing(clie
     ]
     for bad in tampered:
         assert client.get(f"/reports/unsubscribe/{bad}/").status_code == 400
-        assert client.post(f"/reports/unsubscribe/{bad}/", "List-Unsubscribe=One-Click",
-                           content_type="application/x-www-form-urlencoded").status_code == 400
+        assert (
+            client.post(
+                f"/reports/unsubscribe/{bad}/",
+                "List-Unsubscribe=One-Click",
+                content_type="application/x-www-form-urlencoded",
+            ).status_code
+            == 400
+        )
 
     settings.UNSUBSCRIBE_LINK_MAX_AGE = timedelta(seconds=-1)
     assert client.post(f"/reports/unsubscribe/{token}/").status_code == 400
@@ -498,7 +504,10 @@ def test_a_report_email_is_multipart_alternative_with_a_stable_message_id_and_on
     # The same Message-ID each time this author's report for this date is built: receivers fold duplicates.
     message_id = f"<view-report-{author.pk}-{report_date().isoformat()}@quick-publisher>"
     assert parsed["Message-ID"] == view_count_report_email(report).message()["Message-ID"] == message_id
-    assert parsed["List-Unsubscribe"].strip() == f"<http://testserver/reports/unsubscribe/{make_unsubscribe_token(author)}/>"
+    assert (
+        parsed["List-Unsubscribe"].strip()
+        == f"<http://testserver/reports/unsubscribe/{make_unsubscribe_token(author)}/>"
+    )
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
@@ -593,8 +602,14 @@ def test_editing_the_schedule_in_the_admin_changes_when_the_running_beat_sends_i
         new_time += timedelta(minutes=5)
     add_page = admin_client.get("/admin/django_celery_beat/crontabschedule/add/")
     data = admin_form_data(add_page)
-    data.update(minute=str(new_time.minute), hour=str(new_time.hour), day_of_week="*", day_of_month="*",
-                month_of_year="*", timezone=timezone.get_current_timezone_name())
+    data.update(
+        minute=str(new_time.minute),
+        hour=str(new_time.hour),
+        day_of_week="*",
+        day_of_month="*",
+        month_of_year="*",
+        timezone=timezone.get_current_timezone_name(),
+    )
     assert admin_client.post("/admin/django_celery_beat/crontabschedule/add/", data).status_code == 302
     crontab = CrontabSchedule.objects.get(minute=str(new_time.minute), hour=str(new_time.hour))
 
@@ -615,8 +630,9 @@ def test_editing_the_schedule_in_the_admin_changes_when_the_running_beat_sends_i
     assert PeriodicTask.objects.get(name=DAILY_REPORT).crontab == crontab
 
     # Disabled in the admin: the running beat drops it.
-    admin_client.post("/admin/django_celery_beat/periodictask/",
-                      {"action": "disable_tasks", "_selected_action": [row.pk]})
+    admin_client.post(
+        "/admin/django_celery_beat/periodictask/", {"action": "disable_tasks", "_selected_action": [row.pk]}
+    )
     assert DAILY_REPORT not in beat.schedule
 
 
@@ -625,8 +641,7 @@ def test_run_once_from_the_periodic_task_admin_sends_the_reports(admin_client, c
     author = author_with_posts(("Run now", 2, {0: 2}))
     row = PeriodicTask.objects.get(name=DAILY_REPORT)
 
-    admin_client.post("/admin/django_celery_beat/periodictask/",
-                      {"action": "run_tasks", "_selected_action": [row.pk]})
+    admin_client.post("/admin/django_celery_beat/periodictask/", {"action": "run_tasks", "_selected_action": [row.pk]})
 
     [message] = wait_for_reports(smtp_server, 1)
     assert message["To"] == author.email
