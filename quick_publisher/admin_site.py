@@ -6,6 +6,7 @@
 """
 
 from django.contrib import admin
+from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes import views as contenttype_views
 from django.contrib.contenttypes.models import ContentType
@@ -33,10 +34,12 @@ class QuickPublisherAdminSite(admin.AdminSite):
     def view_on_site(self, request, content_type_id, object_id):
         try:
             model = ContentType.objects.get_for_id(content_type_id).model_class()
-        except (ContentType.DoesNotExist, ValueError):
+            if model is None:  # a content type whose model is gone
+                raise Http404("No such object.")
+            model_admin = self.get_model_admin(model)
+        except (ContentType.DoesNotExist, ValueError, NotRegistered):
             raise Http404("No such object.") from None
-        model_admin = self._registry.get(model)
-        obj = model_admin.get_object(request, unquote(object_id)) if model_admin else None
+        obj = model_admin.get_object(request, unquote(object_id))
         if obj is None or not model_admin.has_view_or_change_permission(request, obj):
             raise Http404("No such object.")
         return contenttype_views.shortcut(request, content_type_id, object_id)

@@ -586,3 +586,16 @@ def test_hostile_request_headers_do_not_crash_a_page(site, headers):
         assert_answered(response, f"{path} {headers!r}")
     response = client.post("/login/", {"username": "x@example.com", "password": "wrong"}, **headers)
     assert_answered(response, f"login {headers!r}")
+
+
+@pytest.mark.django_db
+def test_view_on_site_for_a_model_gone_or_not_in_the_admin_is_a_404():
+    from django.contrib.contenttypes.models import ContentType
+
+    author = AuthorFactory()
+    client = Client()
+    client.force_login(author)
+    gone = ContentType.objects.create(app_label="gone", model="removedmodel")
+    not_in_admin = ContentType.objects.get(app_label="sessions", model="session")
+    for content_type in (gone, not_in_admin):
+        assert client.get(f"/admin/r/{content_type.pk}/1/").status_code == 404
