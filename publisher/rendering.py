@@ -61,12 +61,15 @@ def render_markdown(source):
     )
 
 
-_BLOCK_END = re.compile(r"</(p|li|h[1-6]|blockquote|pre|tr|td|th)>|<br\s*/?>", re.IGNORECASE)
+_BLOCK_END = re.compile(r"</(?:p|li|h[1-6]|blockquote|pre|tr|td|th)>", re.IGNORECASE)
+SENTENCE_ENDS = tuple(".!?:;…")
 
 
 def excerpt_from_html(safe_html, length=280):
-    spaced = _BLOCK_END.sub(" ", safe_html)  # "<li>a</li><li>b</li>" reads "a b", not "ab"
-    text = " ".join(html.unescape(nh3.clean(spaced, tags=set())).split())
+    """The post's opening text, plain: separate blocks (paragraphs, list items, headings) stay apart, a block that
+    does not end a sentence ending with a full stop ("<li>a</li><li>b</li>" reads "a. b.", not "ab" or "a b")."""
+    blocks = (" ".join(html.unescape(nh3.clean(part, tags=set())).split()) for part in _BLOCK_END.split(safe_html))
+    text = " ".join(block if block.endswith(SENTENCE_ENDS) else f"{block}." for block in blocks if block)
     if len(text) <= length:
         return text
     return text[: length - 1].rsplit(" ", 1)[0] + "…"

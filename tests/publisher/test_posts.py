@@ -7,7 +7,7 @@ from django.urls.resolvers import URLPattern, URLResolver
 from django.utils import timezone
 
 from publisher.models import Post
-from publisher.rendering import render_markdown
+from publisher.rendering import excerpt_from_html, render_markdown
 from publisher.services import RESERVED_SLUGS, save_post, unique_slug
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
 
@@ -206,3 +206,12 @@ def test_admin_changelist_columns_and_preview(client):
     preview = client.get(f"/admin/publisher/post/{draft.pk}/preview/")
     assert preview.status_code == 200 and "Work in progress" in preview.content.decode()
     assert "cannot see this draft" in preview.content.decode()
+
+
+def test_the_excerpt_keeps_list_items_and_headings_apart_with_punctuation():
+    html = render_markdown(
+        "# It reads operation cards\n\n- It keeps numbers\n- And adds them up!\n\nA *short* line  \nand more"
+    )
+    assert excerpt_from_html(html) == (
+        "It reads operation cards. It keeps numbers. And adds them up! A short line and more."
+    )
