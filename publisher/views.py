@@ -29,30 +29,34 @@ def post_detail(request, slug):
     """A published post's page; a GET from a person counts as a view. Served from the post page cache when it holds
     the page under the current version (one Redis round trip, no database query), else rendered and cached. When
     Redis is unavailable the view is counted in the database, with one attempt at Redis per request."""
-    counted = counts_as_view(request)
     today = timezone.localdate()
     try:
-        return cached_post_page(request, slug, counted=counted, day=today) or rendered_post_page(
-            request, slug, counted=counted, day=today
-        )
+        return cached_post_page(request, slug, day=today) or rendered_post_page(request, slug, day=today)
     except redis.RedisError:
         post = published_post_or_404(slug)
-        views = services.count_view_in_database(post.pk, today) if counted else post.view_count
+        if counts_as_view(request, author_id=post.author_id):
+            views = services.count_view_in_database(post.pk, today)
+        else:
+            views = post.view_count
         return render_post_page(request, post, views)
 
 
-def counts_as_view(request):
-    return request.method == "GET" and not is_bot(request.META.get("HTTP_USER_AGENT", ""))
+def counts_as_view(request, *, author_id):
+    """A GET from a person who is not the post's author (authors reading their own posts are not readers)."""
+    if request.method != "GET" or is_bot(request.META.get("HTTP_USER_AGENT", "")):
+        return False
+    return post_page_cache.is_anonymous_reader(request) or request.user.pk != author_id
 
 
-def cached_post_page(request, slug, *, counted, day):
+def cached_post_page(request, slug, *, day):
     anonymous = post_page_cache.is_anonymous_reader(request)
     if anonymous:
         cached, version = post_page_cache.cached_page(slug)
-        post_id = cached and cached.post_id
+        post_id, counted = cached and cached.post_id, counts_as_view(request, author_id=None)
     else:
         cached, version = post_page_cache.cached_post(slug)
         post_id = cached and cached.pk
+        counted = cached and counts_as_view(request, author_id=cached.author_id)
     if cached is None:
         return None
     post_views = view_buffer.count_view(post_id, day, counted=counted, cached_under=version)
@@ -63,10 +67,10 @@ def cached_post_page(request, slug, *, counted, day):
     return cached.response(views) if anonymous else render_post_page(request, cached, views)
 
 
-def rendered_post_page(request, slug, *, counted, day):
+def rendered_post_page(request, slug, *, day):
     version = view_buffer.pages_version()  # read before the post: what is cached under it is at least as new
     post = published_post_or_404(slug)
-    post_views = view_buffer.count_view(post.pk, day, counted=counted)
+    post_views = view_buffer.count_view(post.pk, day, counted=counts_as_view(request, author_id=post.author_id))
     post_page_cache.saw_version(post_views.pages_version)
     views = services.views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
     response = render_post_page(request, post, views)

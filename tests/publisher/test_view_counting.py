@@ -202,7 +202,7 @@ def test_a_signed_in_reader_never_gets_the_cached_anonymous_page(client):
     post = PostFactory()
     view(client, post)
     assert "Log in" in view(client, post).content.decode()  # cached by now
-    client.force_login(post.author)
+    client.force_login(UserFactory())
     page = view(client, post).content.decode()
     assert "Log out" in page and "Log in" not in page and "Viewed 3 times" in page
     client.logout()
@@ -548,3 +548,26 @@ def test_concurrent_views_with_redis_down_give_an_exact_total(redis_at_dead_port
     assert served == threads * requests_each
     assert database_views(post) == (served, served)
     assert DailyPostViews.objects.filter(post=post).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_author_reading_their_own_post_is_not_a_view_and_other_signed_in_readers_are(client):
+    post = PostFactory()
+    client.force_login(post.author)
+    for _ in range(2):  # rendered, then from the post page cache
+        page = view(client, post).content.decode()
+        assert "Viewed 0 times" in page
+    client.force_login(UserFactory())
+    assert "Viewed 1 time" in view(client, post).content.decode()
+    assert "Viewed 2 times" in view(client, post).content.decode()
+    assert services.current_view_count(post) == 2
+
+
+@pytest.mark.django_db
+def test_an_authors_own_view_is_not_counted_in_the_database_either(client, redis_at_dead_port):
+    post = PostFactory()
+    client.force_login(post.author)
+    assert "Viewed 0 times" in view(client, post).content.decode()
+    client.force_login(UserFactory())
+    assert "Viewed 1 time" in view(client, post).content.decode()
+    assert database_views(post) == (1, 1)
