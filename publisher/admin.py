@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.http import Http404
 from django.shortcuts import render
@@ -30,15 +31,25 @@ class PostAdminForm(forms.ModelForm):
         return services.unique_slug(slug, exclude_pk=self.instance.pk)
 
 
+class PostChangeList(ChangeList):
+    """The admin's list of posts, with the views their pages show read for the whole page of rows at once."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        views = services.current_view_counts(self.result_list)
+        for post in self.result_list:
+            post.views_shown = views[post.pk]
+
+
 @admin.register(Post)
 class PostAdmin(admin.ModelAdmin):
     form = PostAdminForm
-    list_display = ("title", "author", "status", "published_at", "view_count")
+    list_display = ("title", "author", "status", "published_at", "views")
     list_filter = ("status", "published_at")
     search_fields = ("title",)
     date_hierarchy = "published_at"
     prepopulated_fields = {"slug": ("title",)}
-    readonly_fields = ("view_count", "published_at", "created_at", "updated_at", "preview_link")
+    readonly_fields = ("views", "published_at", "created_at", "updated_at", "preview_link")
     actions = ["publish", "unpublish"]
 
     # --- Each author sees and touches only their own posts ---
@@ -62,7 +73,7 @@ class PostAdmin(admin.ModelAdmin):
             "content",
             "status",
             "preview_link",
-            "view_count",
+            "views",
             "published_at",
             "created_at",
             "updated_at",
@@ -75,6 +86,17 @@ class PostAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return (*self.list_filter, "author")
         return self.list_filter
+
+    def get_changelist(self, request, **kwargs):
+        return PostChangeList
+
+    @admin.display(description="Views")
+    def views(self, post):
+        """As the post's page shows them: in the database plus not flushed yet."""
+        if post.pk is None:
+            return 0
+        shown = getattr(post, "views_shown", None)  # set for a whole page of the list by PostChangeList
+        return services.current_view_count(post) if shown is None else shown
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -127,7 +149,8 @@ class PostAdmin(admin.ModelAdmin):
         post = self.get_object(request, object_id)
         if not self.has_view_or_change_permission(request, post):
             raise Http404("No such post.")
-        return render(request, "publisher/post_detail.html", {"post": post, "views": post.view_count, "preview": True})
+        views = services.current_view_count(post)
+        return render(request, "publisher/post_detail.html", {"post": post, "views": views, "preview": True})
 
     @admin.display(description="Preview")
     def preview_link(self, post):

@@ -98,7 +98,7 @@ def registered_script(redis_client, source):
 
 @dataclass(frozen=True)
 class PostViews:
-    pages_version: int  # the post page cache's current version
+    pages_version: int | None  # the post page cache's current version
     current: bool  # False: the page was cached under an older version, and nothing was counted
     unflushed: int = 0  # views not in the database yet
     in_database: int | None = None  # as the last flush left them; None if no flush has since Redis started
@@ -118,6 +118,27 @@ def count_view(post_id, day, *, counted=True, cached_under=None):
         unflushed=unflushed,
         in_database=None if in_database is None else int(in_database),
     )
+
+
+def views_of_posts(post_ids):
+    """{post_id: PostViews} for many posts in one round trip, counting none (pages_version is not read)."""
+    fields = [str(post_id) for post_id in post_ids]
+    if not fields:
+        return {}
+    pipe = client().pipeline(transaction=True)
+    pipe.hmget(PENDING, fields)
+    pipe.hmget(FLUSHING, fields)
+    pipe.hmget(IN_DATABASE, fields)
+    pending, flushing, in_database = pipe.execute()
+    return {
+        post_id: PostViews(
+            pages_version=None,
+            current=True,
+            unflushed=int(pending[n] or 0) + int(flushing[n] or 0),
+            in_database=None if in_database[n] is None else int(in_database[n]),
+        )
+        for n, post_id in enumerate(post_ids)
+    }
 
 
 def remember_views_in_database(post_id, views):

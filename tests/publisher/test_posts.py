@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 from xml.etree import ElementTree
 
@@ -6,10 +7,12 @@ from django.urls import get_resolver
 from django.urls.resolvers import URLPattern, URLResolver
 from django.utils import timezone
 
+from publisher import view_buffer
 from publisher.models import Post
 from publisher.rendering import excerpt_from_html, render_markdown
 from publisher.services import RESERVED_SLUGS, save_post, unique_slug
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
+from tests.publisher.test_view_counting import BROWSER
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
@@ -206,6 +209,26 @@ def test_admin_changelist_columns_and_preview(client):
     preview = client.get(f"/admin/publisher/post/{draft.pk}/preview/")
     assert preview.status_code == 200 and "Work in progress" in preview.content.decode()
     assert "cannot see this draft" in preview.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_views_the_page_shows_before_any_flush_read_in_one_round_trip(client, monkeypatch):
+    author = AuthorFactory()
+    read, unread = PostFactory(author=author, title="Read three times"), PostFactory(author=author, title="Unread")
+    for n in (1, 2, 3):
+        assert f"Viewed {n} time" in client.get(f"/{read.slug}/", HTTP_USER_AGENT=BROWSER).content.decode()
+    calls = []
+    views_of_posts = view_buffer.views_of_posts
+    monkeypatch.setattr(view_buffer, "views_of_posts", lambda ids: calls.append(sorted(ids)) or views_of_posts(ids))
+    client.force_login(author)
+    page = client.get("/admin/publisher/post/").content.decode()
+    assert re.search(r"Read three times.*?field-views[^>]*>3<", page, re.S)
+    assert re.search(r"Unread.*?field-views[^>]*>0<", page, re.S)
+    assert calls == [sorted([read.pk, unread.pk])]  # the whole page of rows at once
+    change_form = client.get(f"/admin/publisher/post/{read.pk}/change/").content.decode()
+    assert re.search(r"Views:</label>\s*<div class=\"readonly\">3<", change_form)
+    preview = client.get(f"/admin/publisher/post/{read.pk}/preview/").content.decode()
+    assert "Viewed 3 times" in preview  # a preview is not a view
 
 
 def test_the_excerpt_keeps_list_items_and_headings_apart_with_punctuation():
