@@ -12,7 +12,6 @@ from publisher.models import Post
 from publisher.rendering import excerpt_from_html, render_markdown
 from publisher.services import RESERVED_SLUGS, save_post, unique_slug
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
-from tests.publisher.test_view_counting import BROWSER
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
