@@ -7,6 +7,7 @@ weighs on every case alike:
   (b)  one hot published post, no cookies;
   (b2) the same post for a signed-in reader (a real session cookie);
   (b3) no cookies, readers spread over BENCH_POSTS posts by Zipf(s=1.1);
+  (r)  (a) plus the post page's one Redis call, for comparison: the floor of any page counting views in Redis;
   (c)  the tutorial's naive counter (`post.view_count += 1; post.save()`), not a target.
 flush_view_counts runs every second during the load, as beat runs it every minute. After each run the views
 counted in the database (after a final flush) are compared with the requests served, from gunicorn's access log
@@ -124,6 +125,7 @@ def create_cases(workdir):
     site_posts, naive_posts = {"author_id": author}, {"author_id": naive_author}
     return [
         Case("a", "fixed string, same middleware", "/bench/minimal/", counts_views=False),
+        Case("r", "(a) + the page's one Redis call", "/bench/redis-call/", counts_views=False),
         Case("b", "hot post, no cookies", f"/{slugs[0]}/", counted_posts=site_posts),
         Case("b2", "hot post, signed-in reader", f"/{slugs[0]}/", headers=(session_cookie,), counted_posts=site_posts),
         Case(

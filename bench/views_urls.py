@@ -3,16 +3,26 @@
 Never included by quick_publisher.urls: the naive counter below is exactly what the site must not do.
 """
 
+from datetime import date
+
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import include, path
 from django.views.decorators.http import require_safe
 
+from publisher import view_buffer
 from publisher.models import Post
 
 
 def fixed_string(request):
     """(a) The ceiling for any Django page: the same middleware, no database, no template."""
+    return HttpResponse("Hello from Django.\n", content_type="text/plain")
+
+
+def fixed_string_and_the_redis_call(request):
+    """(r) (a) plus the post page's one Redis call (publisher.view_buffer.count_view, counting nothing): the least
+    any page that counts its views in Redis can cost, for comparison."""
+    view_buffer.count_view(0, date.today(), counted=False)
     return HttpResponse("Hello from Django.\n", content_type="text/plain")
 
 
@@ -27,6 +37,15 @@ def naive_post_detail(request, slug):
 
 # Behind one prefix, so that the site's own pages pay a single extra pattern to resolve.
 urlpatterns = [
-    path("bench/", include([path("minimal/", fixed_string), path("naive/<slug:slug>/", naive_post_detail)])),
+    path(
+        "bench/",
+        include(
+            [
+                path("minimal/", fixed_string),
+                path("redis-call/", fixed_string_and_the_redis_call),
+                path("naive/<slug:slug>/", naive_post_detail),
+            ]
+        ),
+    ),
     path("", include("quick_publisher.urls")),
 ]
