@@ -61,6 +61,9 @@ class DailyPostViews(models.Model):
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="daily_views")
     date = models.DateField()
     views = models.PositiveBigIntegerField(default=0)
+    # Distinct readers that day, estimated (HyperLogLog, about 1% off); None where unknown (days before readers were
+    # counted, or counted while Redis was unavailable).
+    readers = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "daily post views"
@@ -92,6 +95,7 @@ class FlushedPostViews(models.Model):
     post_id = models.BigIntegerField()  # not a foreign key: a post deleted since its views were buffered is skipped
     date = models.DateField()
     views = models.PositiveBigIntegerField()
+    readers = models.PositiveBigIntegerField(null=True)  # the day's estimate so far, as Redis had it
 
     class Meta:
         verbose_name_plural = "flushed post views"

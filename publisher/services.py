@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from slugify import slugify
 
@@ -212,7 +213,8 @@ def flush_view_counts():
     post_days, size = sorted(counts.items()), settings.VIEW_FLUSH_CHUNK_SIZE
     for number, start in enumerate(range(0, len(post_days), size)):
         chunk = dict(post_days[start : start + size])
-        chunk_moved, chunk_views = add_views_to_database(chunk, flush_id=f"{batch_id}:{number}")
+        readers = view_buffer.readers_on(list(chunk))
+        chunk_moved, chunk_views = add_views_to_database(chunk, readers=readers, flush_id=f"{batch_id}:{number}")
         moved += chunk_moved
         views_in_database.update(chunk_views)
     view_buffer.drop_batch(batch_id, views_in_database=views_in_database)
@@ -220,12 +222,17 @@ def flush_view_counts():
     return moved
 
 
-def add_views_to_database(counts, *, flush_id):
+def add_views_to_database(counts, *, flush_id, readers=None):
     """Add {(post_id, date): views} to the daily rows and the posts' totals, once per flush_id, in a number of
-    statements that does not grow with the number of posts. Returns (views added, {post_id: views in the database}).
+    statements that does not grow with the number of posts; record {(post_id, date): readers} estimates where given.
+    Returns (views added, {post_id: views in the database}).
     """
+    readers = readers or {}
     # Built before the transaction, which then holds its locks only for the statements.
-    rows = [FlushedPostViews(post_id=post_id, date=day, views=views) for (post_id, day), views in counts.items()]
+    rows = [
+        FlushedPostViews(post_id=post_id, date=day, views=views, readers=readers.get((post_id, day)))
+        for (post_id, day), views in counts.items()
+    ]
     try:
         with transaction.atomic():
             flush = ViewFlush.objects.create(batch_id=flush_id, views=sum(counts.values()))
@@ -245,10 +252,19 @@ def add_views_to_database(counts, *, flush_id):
             same_day = flushed.filter(post_id=OuterRef("post_id"), date=OuterRef("date"))
             existing_days = DailyPostViews.objects.filter(Exists(same_day))
             new_days = set(counts) - set(existing_days.values_list("post_id", "date"))
-            existing_days.update(views=F("views") + Subquery(same_day.values("views")))
+            # A day's readers are an estimate of the whole day so far: the larger of the stored one and Redis's
+            # (Greatest is NULL on some databases when either is).
+            day_readers = Subquery(same_day.values("readers"))
+            existing_days.update(
+                views=F("views") + Subquery(same_day.values("views")),
+                readers=Coalesce(Greatest(F("readers"), day_readers), day_readers, F("readers")),
+            )
             DailyPostViews.objects.bulk_create(
-                DailyPostViews(post_id=post_id, date=day, views=counts[post_id, day])
-                for post_id, day in new_days
+                DailyPostViews(
+                    post_id=post_id, date=day, views=counts[post_id, day], readers=readers.get((post_id, day))
+                )
+                for day_key in new_days
+                for post_id, day in [day_key]
                 if post_id in views_before
             )
             same_post = flushed.filter(post_id=OuterRef("pk"))

@@ -10,11 +10,17 @@ The flush writes them in the same atomic step as it drops its batch, so that ``i
 read in one call is always the post's total, without a database query. A post missing from it (never flushed
 since Redis started) is read from the database and written with HSETNX, which never overwrites a flush's value.
 
+``views:readers:<post_id>:<date>`` is a HyperLogLog of the post's readers that day: each counted view adds the SHA-1
+of (the day's salt, the client's address, its user agent). The salt, ``views:readers-salt:<date>``, is random, kept
+only in Redis and only for a few days; neither it nor any address or agent reaches the database, which keeps only
+the estimate (a flush stores it with the day's views).
+
 ``post-pages:version`` is the version of the post page cache's keys (publisher.post_page_cache); the call that
 counts a view checks it in the same step, so that a page cached under an older version is never counted or shown.
 """
 
 import functools
+import secrets
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -28,6 +34,10 @@ FLUSHING = "views:flushing"
 IN_DATABASE = "views:in-database"
 BATCH_FIELD = "__batch__"
 PAGES_VERSION = "post-pages:version"
+READERS = "views:readers"
+READERS_SALT = "views:readers-salt"
+READERS_KEPT = 9 * 24 * 3600  # seconds: a week of days, for weekly readers, and the days a flush may be late
+READERS_SALT_KEPT = 3 * 24 * 3600  # seconds: a day in every time zone, then gone for good
 
 # Take the batch to flush: an unfinished one first (a flush that died half-way), else the pending views.
 TAKE_BATCH = """
@@ -54,7 +64,8 @@ end
 return redis.call('DEL', KEYS[1])
 """
 
-# Count one view of a post (unless ARGV[3], the day, is empty) and read its views, in one step. ARGV[1] is the page
+# Count one view of a post (unless ARGV[3], the day, is empty) and its reader (ARGV[4], unless empty; ARGV[5] is the
+# day's salt should there be none yet) and read its views, in one step. ARGV[1] is the page
 # cache version the caller's page was cached under: if it is no longer the current one, nothing is counted. The
 # version starts from the clock when Redis has none (as after a restart), so it never repeats an older one.
 # Returns {current version, 1 if the version matched, unflushed views, views in the database or nil}.
@@ -72,6 +83,11 @@ local pending
 if ARGV[3] ~= '' then
   pending = redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
   redis.call('HINCRBY', KEYS[1], ARGV[2] .. ':' .. ARGV[3], 1)
+  if ARGV[4] ~= '' then
+    redis.call('SET', KEYS[6], ARGV[5], 'NX', 'EX', ARGV[7])
+    redis.call('PFADD', KEYS[5], redis.sha1hex(redis.call('GET', KEYS[6]) .. '|' .. ARGV[4]))
+    redis.call('EXPIRE', KEYS[5], ARGV[6])
+  end
 else
   pending = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0')
 end
@@ -104,13 +120,30 @@ class PostViews:
     in_database: int | None = None  # as the last flush left them; None if no flush has since Redis started
 
 
-def count_view(post_id, day, *, counted=True, cached_under=None):
-    """Count a view of the post on `day` (if `counted`) and read its views, in one round trip. With
-    `cached_under`, a page cache version: only if that version is still the current one."""
+def count_view(post_id, day, *, counted=True, reader=None, cached_under=None):
+    """Count a view of the post on `day` (if `counted`), by `reader` (a string naming the client, if given), and
+    read its views, in one round trip. With `cached_under`, a page cache version: only if that version is still
+    the current one."""
+    day_text = day.isoformat()
     version, current, unflushed, in_database = run_script(
         COUNT_VIEW,
-        keys=[PENDING, FLUSHING, IN_DATABASE, PAGES_VERSION],
-        args=["" if cached_under is None else cached_under, post_id, day.isoformat() if counted else ""],
+        keys=[
+            PENDING,
+            FLUSHING,
+            IN_DATABASE,
+            PAGES_VERSION,
+            f"{READERS}:{post_id}:{day_text}",
+            f"{READERS_SALT}:{day_text}",
+        ],
+        args=[
+            "" if cached_under is None else cached_under,
+            post_id,
+            day_text if counted else "",
+            reader or "",
+            secrets.token_hex(32),
+            READERS_KEPT,
+            READERS_SALT_KEPT,
+        ],
     )
     return PostViews(
         pages_version=int(version),
@@ -139,6 +172,14 @@ def views_of_posts(post_ids):
         )
         for n, post_id in enumerate(post_ids)
     }
+
+
+def readers_on(post_days):
+    """{(post_id, date): estimated distinct readers that day} for the given post-days, in one round trip."""
+    pipe = client().pipeline(transaction=False)
+    for post_id, day in post_days:
+        pipe.pfcount(f"{READERS}:{post_id}:{day.isoformat()}")
+    return dict(zip(post_days, pipe.execute(), strict=True))
 
 
 def remember_views_in_database(post_id, views):

@@ -41,6 +41,13 @@ def post_detail(request, slug):
         return render_post_page(request, post, views)
 
 
+def reader_of(request):
+    """Who reads, for counting distinct readers: the client's address and user agent, hashed with a daily salt in
+    Redis and never stored (publisher.view_buffer)."""
+    address = request.META.get(settings.RATELIMIT_IP_META_KEY, "") or request.META.get("REMOTE_ADDR", "")
+    return f"{address}\n{request.META.get('HTTP_USER_AGENT', '')}"
+
+
 def counts_as_view(request, *, author_id):
     """A GET from a person who is not the post's author (authors reading their own posts are not readers)."""
     if request.method != "GET" or is_bot(request.META.get("HTTP_USER_AGENT", "")):
@@ -59,7 +66,7 @@ def cached_post_page(request, slug, *, day):
         counted = cached and counts_as_view(request, author_id=cached.author_id)
     if cached is None:
         return None
-    post_views = view_buffer.count_view(post_id, day, counted=counted, cached_under=version)
+    post_views = view_buffer.count_view(post_id, day, counted=counted, reader=reader_of(request), cached_under=version)
     post_page_cache.saw_version(post_views.pages_version)
     if not post_views.current:
         return None
@@ -70,7 +77,8 @@ def cached_post_page(request, slug, *, day):
 def rendered_post_page(request, slug, *, day):
     version = view_buffer.pages_version()  # read before the post: what is cached under it is at least as new
     post = published_post_or_404(slug)
-    post_views = view_buffer.count_view(post.pk, day, counted=counts_as_view(request, author_id=post.author_id))
+    counted = counts_as_view(request, author_id=post.author_id)
+    post_views = view_buffer.count_view(post.pk, day, counted=counted, reader=reader_of(request))
     post_page_cache.saw_version(post_views.pages_version)
     views = services.views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
     response = render_post_page(request, post, views)
