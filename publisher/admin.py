@@ -1,13 +1,19 @@
+import csv
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
-from django.http import Http404
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
-from . import services, tasks
+from . import services, stats, tasks
+from .forms import StatsForm
 from .models import DailyPostViews, Post, ReportDelivery
 
 
@@ -44,7 +50,7 @@ class PostChangeList(ChangeList):
 @admin.register(Post)
 class PostAdmin(admin.ModelAdmin):
     form = PostAdminForm
-    list_display = ("title", "author", "status", "published_at", "views")
+    list_display = ("title", "author", "status", "published_at", "views", "stats_link")
     list_filter = ("status", "published_at")
     search_fields = ("title",)
     date_hierarchy = "published_at"
@@ -143,7 +149,14 @@ class PostAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         preview = self.admin_site.admin_view(self.preview_view)
-        return [path("<path:object_id>/preview/", preview, name="publisher_post_preview"), *super().get_urls()]
+        stats = self.admin_site.admin_view(self.stats_view)
+        stats_csv = self.admin_site.admin_view(self.stats_csv_view)
+        return [
+            path("stats/", stats, name="publisher_post_stats"),
+            path("stats.csv", stats_csv, name="publisher_post_stats_csv"),
+            path("<path:object_id>/preview/", preview, name="publisher_post_preview"),
+            *super().get_urls(),
+        ]
 
     def preview_view(self, request, object_id):
         post = self.get_object(request, object_id)
@@ -152,6 +165,51 @@ class PostAdmin(admin.ModelAdmin):
         views = services.current_view_count(post)
         return render(request, "publisher/post_detail.html", {"post": post, "views": views, "preview": True})
 
+    # --- Stats: each author their own posts' days; a superuser everyone's, or one author's ---
+
+    def stats_form(self, request):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return StatsForm(
+            request.GET,
+            posts=self.get_queryset(request),
+            may_choose_author=request.user.is_superuser,
+        )
+
+    def stats_view(self, request):
+        form = self.stats_form(request)
+        context = {**self.admin_site.each_context(request), "title": "Stats", "opts": self.model._meta, "form": form}
+        if not form.is_valid():
+            return TemplateResponse(request, "admin/publisher/post/stats.html", context, status=400)
+        posts = form.chosen_posts()
+        start, end, previous_start = stats.date_range(days=form.cleaned_data["days"], today=timezone.localdate())
+        days = stats.daily_totals(posts, start=start, end=end)
+        context.update(
+            days=days,
+            chart=stats.chart(days),
+            table=stats.post_totals(posts, start=start, end=end, previous_start=previous_start),
+            start=start,
+            end=end,
+            csv_query=request.GET.urlencode(),
+        )
+        return TemplateResponse(request, "admin/publisher/post/stats.html", context)
+
+    def stats_csv_view(self, request):
+        form = self.stats_form(request)
+        if not form.is_valid():
+            return HttpResponseBadRequest("Choose a range of 30 or 90 days, and one of your posts or all of them.")
+        start, end, _ = stats.date_range(days=form.cleaned_data["days"], today=timezone.localdate())
+        rows = stats.daily_rows(form.chosen_posts(), start=start, end=end)
+        return StreamingHttpResponse(
+            csv_lines([("date", "post", "views", "readers"), *rows]),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="post-stats-{start}-to-{end}.csv"'},
+        )
+
+    @admin.display(description="Stats")
+    def stats_link(self, post):
+        return format_html('<a href="{}?post={}">Stats</a>', reverse("admin:publisher_post_stats"), post.pk)
+
     @admin.display(description="Preview")
     def preview_link(self, post):
         if not post.pk:
@@ -159,6 +217,20 @@ class PostAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}">Preview this post</a>', reverse("admin:publisher_post_preview", args=[post.pk])
         )
+
+
+class Echo:
+    """A file whose write returns the line, so that csv.writer can produce lines for a streamed response."""
+
+    def write(self, value):
+        return value
+
+
+def csv_lines(rows):
+    writer = csv.writer(Echo())
+    for row in rows:
+        # A spreadsheet runs a cell that starts with one of these as a formula: a title is text, never a formula.
+        yield writer.writerow(["'" + str(cell) if str(cell).startswith(("=", "+", "-", "@")) else cell for cell in row])
 
 
 @admin.register(ReportDelivery)

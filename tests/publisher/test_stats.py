@@ -1,0 +1,94 @@
+"""The admin's Stats page and CSV: each author's own posts, the same numbers in the chart, the table and the CSV."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from publisher.models import DailyPostViews
+from tests.factories import AuthorFactory, PostFactory
+
+STATS, CSV = "/admin/publisher/post/stats/", "/admin/publisher/post/stats.csv"
+
+
+@pytest.fixture
+def two_authors():
+    today = timezone.localdate()
+    ada, bob = AuthorFactory(full_name="Ada"), AuthorFactory(full_name="Bob")
+    ada_post = PostFactory(author=ada, title="Ada's post")
+    other_ada_post = PostFactory(author=ada, title='=HYPERLINK("http://evil.example")')
+    bob_post = PostFactory(author=bob, title="Bob's secret post")
+    for post, views, readers in ((ada_post, 7, 5), (other_ada_post, 2, 2), (bob_post, 40, 30)):
+        DailyPostViews.objects.create(post=post, date=today, views=views, readers=readers)
+        DailyPostViews.objects.create(post=post, date=today - timedelta(days=1), views=1, readers=1)
+        DailyPostViews.objects.create(post=post, date=today - timedelta(days=40), views=100, readers=90)
+    return ada, bob, ada_post, bob_post
+
+
+@pytest.mark.django_db
+def test_an_author_sees_the_stats_of_their_own_posts_only(client, two_authors):
+    ada, bob, ada_post, bob_post = two_authors
+    client.force_login(ada)
+    page = client.get(STATS).content.decode()
+    assert "Ada&#x27;s post" in page and "Bob" not in page
+    # The table: the last 30 days' views and readers, and the change against the 30 days before (100 views).
+    assert "<td>8</td><td>6</td><td>-92</td>" in page
+    # The chart's bar for today carries the day's numbers, all of Ada's posts together.
+    assert f"{timezone.localdate():%a} {timezone.localdate().day} {timezone.localdate():%b}: 9 views, 7 readers" in page
+    assert client.get(STATS, {"post": bob_post.pk}).status_code == 400  # not hers: a form error, nothing shown
+    assert "Bob" not in client.get(STATS, {"post": bob_post.pk}).content.decode()
+    assert client.get(CSV, {"post": bob_post.pk}).status_code == 400
+    assert "Bob" not in client.get(STATS, {"author": bob.pk}).content.decode()  # only a superuser chooses authors
+
+
+@pytest.mark.django_db
+def test_ninety_days_and_one_post(client, two_authors):
+    ada, _, ada_post, _ = two_authors
+    client.force_login(ada)
+    page = client.get(STATS, {"days": 90, "post": ada_post.pk}).content.decode()
+    assert "<td>108</td><td>96</td><td>+108</td>" in page
+    assert "HYPERLINK" not in page.split("<h2>Posts</h2>")[1]
+
+
+@pytest.mark.django_db
+def test_a_superuser_sees_everyones_or_one_authors(admin_client, two_authors):
+    ada, bob, *_ = two_authors
+    assert "Bob&#x27;s secret post" in admin_client.get(STATS).content.decode()
+    page = admin_client.get(STATS, {"author": ada.pk}).content.decode()
+    assert "Bob&#x27;s secret post" not in page.split("<h2>Posts</h2>")[1]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", [{"days": "7"}, {"days": "x"}, {"post": "nope"}, {"post": "999999"}])
+def test_bad_choices_are_form_errors_not_500s(client, two_authors, query):
+    client.force_login(two_authors[0])
+    assert client.get(STATS, query).status_code == 400
+    assert client.get(CSV, query).status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_csv_streams_the_same_numbers_and_no_formula(client, two_authors):
+    ada, *_ = two_authors
+    client.force_login(ada)
+    response = client.get(CSV, {"days": 30})
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    today, yesterday = timezone.localdate(), timezone.localdate() - timedelta(days=1)
+    assert rows == [
+        ["date", "post", "views", "readers"],
+        [str(yesterday), '\'=HYPERLINK("http://evil.example")', "1", "1"],
+        [str(yesterday), "Ada's post", "1", "1"],
+        [str(today), '\'=HYPERLINK("http://evil.example")', "2", "2"],
+        [str(today), "Ada's post", "7", "5"],
+    ]
+
+
+@pytest.mark.django_db
+def test_the_post_list_links_each_post_to_its_stats(client, two_authors):
+    ada, _, ada_post, _ = two_authors
+    client.force_login(ada)
+    page = client.get("/admin/publisher/post/").content.decode()
+    assert f'href="{STATS}?post={ada_post.pk}"' in page
