@@ -22,13 +22,28 @@ class PostAdminForm(forms.ModelForm):
 
     class Meta:
         model = Post
-        fields = ["author", "title", "slug", "content", "status"]  # PostAdmin.get_fields shows the rest read-only
+        fields = [
+            "author",
+            "title",
+            "slug",
+            "content",
+            "status",
+            "publish_at",
+        ]  # PostAdmin.get_fields shows the rest read-only
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.author_id is None and "author" not in self.fields:
             # Set before validation, so that Post.clean can check that the author may publish.
             self.instance.author = self.current_user
+
+    def clean(self):
+        cleaned = super().clean()
+        scheduled = cleaned.get("status") == Post.Status.SCHEDULED
+        publish_at = cleaned.get("publish_at")
+        if scheduled and publish_at is not None and publish_at <= timezone.now():
+            self.add_error("publish_at", "Choose a time in the future, or publish the post now.")
+        return cleaned
 
     def clean_slug(self):
         slug = self.cleaned_data.get("slug")
@@ -50,13 +65,13 @@ class PostChangeList(ChangeList):
 @admin.register(Post)
 class PostAdmin(admin.ModelAdmin):
     form = PostAdminForm
-    list_display = ("title", "author", "status", "published_at", "views", "stats_link")
+    list_display = ("title", "author", "status", "published_at", "publish_at", "views", "stats_link")
     list_filter = ("status", "published_at")
     search_fields = ("title",)
     date_hierarchy = "published_at"
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = ("views", "published_at", "created_at", "updated_at", "preview_link")
-    actions = ["publish", "unpublish"]
+    actions = ["publish", "unpublish", "unschedule"]
 
     # --- Each author sees and touches only their own posts ---
 
@@ -78,6 +93,7 @@ class PostAdmin(admin.ModelAdmin):
             "slug",
             "content",
             "status",
+            "publish_at",
             "preview_link",
             "views",
             "published_at",
@@ -144,6 +160,11 @@ class PostAdmin(admin.ModelAdmin):
     def unpublish(self, request, queryset):
         count = services.unpublish_posts(posts=queryset)
         self.message_user(request, f"Unpublished {count} post(s).", messages.SUCCESS)
+
+    @admin.action(description="Unschedule selected posts (back to drafts)", permissions=["change"])
+    def unschedule(self, request, queryset):
+        count = services.unschedule_posts(posts=queryset)
+        self.message_user(request, f"{count} post(s) are drafts again.", messages.SUCCESS)
 
     # --- Preview: drafts are never public, but their author can see how they will look ---
 

@@ -9,6 +9,7 @@ from .rendering import excerpt_from_html, render_markdown
 class Post(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
         PUBLISHED = "published", "Published"
 
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts")
@@ -22,13 +23,20 @@ class Post(models.Model):
     excerpt = models.CharField(max_length=300, editable=False, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
     published_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    # When a scheduled post goes live (publisher.tasks.publish_scheduled_posts, every minute).
+    publish_at = models.DateTimeField(
+        "publish at", null=True, blank=True, help_text="For a scheduled post: when it goes live, in your time zone."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     view_count = models.PositiveBigIntegerField("views", default=0, editable=False)
 
     class Meta:
         ordering = ["-published_at", "-created_at"]
-        indexes = [models.Index(fields=["author", "status"], name="post_author_status_idx")]
+        indexes = [
+            models.Index(fields=["author", "status"], name="post_author_status_idx"),
+            models.Index(fields=["status", "publish_at"], name="post_status_publish_at_idx"),
+        ]
 
     def __str__(self):
         return self.title
@@ -49,10 +57,13 @@ class Post(models.Model):
         return self.status == self.Status.PUBLISHED
 
     def clean(self):
-        if self.is_published and self.author_id and not self.author.is_verified:
+        going_live = self.status in (self.Status.PUBLISHED, self.Status.SCHEDULED)
+        if going_live and self.author_id and not self.author.is_verified:
             raise ValidationError(
                 {"status": "Only authors with a verified email address can publish. Verify yours, then publish."}
             )
+        if self.status == self.Status.SCHEDULED and self.publish_at is None:
+            raise ValidationError({"publish_at": "Choose when a scheduled post goes live."})
 
 
 class DailyPostViews(models.Model):

@@ -10,6 +10,7 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 DAILY_REPORT = "Daily view-count report"
 FLUSH_VIEWS = "Flush view counts"
 VERIFICATION_SWEEP = "Resend missing verification emails"
+PUBLISH_SCHEDULED = "Publish scheduled posts"
 RESULT_CLEANUP = "Delete expired task results"
 
 
@@ -36,6 +37,11 @@ def ensure_periodic_tasks():
             "publisher.tasks.send_view_count_report",
             _daily_at(7),
             "Mails every author yesterday's view counts of their posts.",
+        ),
+        PUBLISH_SCHEDULED: (
+            "publisher.tasks.publish_scheduled_posts",
+            _every(60),
+            "Publishes the scheduled posts whose time has come.",
         ),
         FLUSH_VIEWS: (
             "publisher.tasks.flush_view_counts",

@@ -116,6 +116,26 @@ def publish_posts(*, posts, user):
         return published, drafts.filter(author__is_verified=False).count()
 
 
+def publish_due_posts(*, now=None):
+    """Publish the scheduled posts whose time has come, each once (the status moves in the same UPDATE that picks
+    it), their authors verified. Returns how many went live."""
+    now = now or timezone.now()
+    due = Post.objects.filter(status=Post.Status.SCHEDULED, publish_at__lte=now, author__is_verified=True)
+    with transaction.atomic():
+        published = due.update(
+            status=Post.Status.PUBLISHED, published_at=Coalesce(F("published_at"), F("publish_at")), updated_at=now
+        )
+        if published:
+            transaction.on_commit(invalidate_post_page_cache)  # update() sends no post_save
+    return published
+
+
+def unschedule_posts(*, posts):
+    """Scheduled posts back to drafts."""
+    with transaction.atomic():
+        return posts.filter(status=Post.Status.SCHEDULED).update(status=Post.Status.DRAFT, updated_at=timezone.now())
+
+
 def unpublish_posts(*, posts):
     with transaction.atomic():
         transaction.on_commit(invalidate_post_page_cache)  # update() sends no post_save

@@ -8,6 +8,11 @@ from . import reports, services
 
 
 @shared_task
+def publish_scheduled_posts():
+    return {"published": services.publish_due_posts()}
+
+
+@shared_task
 def flush_view_counts():
     return {"views_flushed": services.flush_view_counts()}
 

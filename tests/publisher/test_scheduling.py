@@ -1,0 +1,96 @@
+"""Scheduled posts: invisible until their time, then published once by the periodic task on the real worker."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from publisher import schedules
+from publisher.models import Post
+from quick_publisher.celery import app as celery_app
+from tests.factories import AuthorFactory, DraftFactory, UserFactory
+from tests.publisher.test_posts import POST_FORM
+
+ADD = "/admin/publisher/post/add/"
+
+
+def schedule_form(when):
+    local = timezone.localtime(when)
+    return {
+        **POST_FORM,
+        "status": "scheduled",
+        "publish_at_0": f"{local:%Y-%m-%d}",
+        "publish_at_1": f"{local:%H:%M:%S}",
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_post_scheduled_a_few_seconds_ahead_is_hidden_then_published_once_by_the_stored_task(client, celery_worker):
+    author = AuthorFactory()
+    client.force_login(author)
+    publish_at = (timezone.now() + timedelta(seconds=3)).replace(microsecond=0)
+    assert client.post(ADD, schedule_form(publish_at)).status_code == 302
+    post = Post.objects.get()
+    assert post.status == Post.Status.SCHEDULED and post.publish_at == publish_at and post.published_at is None
+    client.logout()
+    stored = PeriodicTask.objects.get(name=schedules.PUBLISH_SCHEDULED)
+    assert stored.enabled and stored.interval.every == 60  # within a minute of its time
+
+    def run_the_stored_task():
+        return celery_app.send_task(stored.task).get(timeout=20)
+
+    assert run_the_stored_task() == {"published": 0}  # too early
+    assert client.get(f"/{post.slug}/").status_code == 404
+    for page in ("/", "/feed/", "/sitemap.xml"):
+        assert post.slug not in client.get(page).content.decode(), page
+
+    time.sleep(max(0.0, (publish_at - timezone.now()).total_seconds()) + 0.1)
+    assert run_the_stored_task() == {"published": 1}
+    assert run_the_stored_task() == {"published": 0}  # once
+    post.refresh_from_db()
+    assert post.status == Post.Status.PUBLISHED and post.published_at == publish_at
+    assert client.get(f"/{post.slug}/").status_code == 200
+    assert post.title in client.get("/").content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "change, error",
+    [
+        ({"publish_at_0": "", "publish_at_1": ""}, "Choose when a scheduled post goes live."),
+        ({"publish_at_0": "2026-13-45", "publish_at_1": "25:61"}, "Enter a valid date."),
+        ({"publish_at_0": "2001-01-01", "publish_at_1": "10:00"}, "Choose a time in the future"),
+    ],
+)
+def test_bad_schedules_are_form_errors(client, change, error):
+    client.force_login(AuthorFactory())
+    response = client.post(ADD, {**schedule_form(timezone.now() + timedelta(days=1)), **change})
+    assert response.status_code == 200 and error in response.content.decode()
+    assert not Post.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_unverified_author_cannot_schedule(client):
+    from publisher.services import make_author
+
+    user = UserFactory(is_staff=True)
+    make_author(user)
+    client.force_login(user)
+    response = client.post(ADD, schedule_form(timezone.now() + timedelta(days=1)))
+    assert response.status_code == 200 and "verified email address" in response.content.decode()
+    assert not Post.objects.exists()
+
+
+@pytest.mark.django_db
+def test_unscheduling_returns_the_post_to_draft_and_it_never_goes_live(client):
+    from publisher.services import publish_due_posts
+
+    author = AuthorFactory()
+    post = DraftFactory(author=author, status=Post.Status.SCHEDULED, publish_at=timezone.now() + timedelta(minutes=1))
+    client.force_login(author)
+    client.post("/admin/publisher/post/", {"action": "unschedule", "_selected_action": [post.pk]})
+    post.refresh_from_db()
+    assert post.status == Post.Status.DRAFT
+    assert publish_due_posts(now=timezone.now() + timedelta(minutes=2)) == 0
