@@ -479,11 +479,17 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
         admin,
         platform,
         "/admin/publisher/post/",
-        lambda p: (
-            p.locator("#result_list tbody tr").filter(has_text=TITLE).locator(f".field-view_count:text-is('{VIEWS}')")
-        ),
+        lambda p: p.locator("#result_list tbody tr").filter(has_text=TITLE).locator(f".field-views:text-is('{VIEWS}')"),
         f"{VIEWS} views of the post in the database",
     )
+    # The post's stats: a chart drawn on the server (SVG), allowed by the policy, its numbers in tables.
+    admin.goto("/admin/publisher/post/stats/")
+    expect(admin.locator("svg.stats-chart rect.views")).to_have_count(30)
+    expect(admin.locator("table.stats-posts tbody tr").filter(has_text=TITLE).locator("td").first).to_have_text(
+        str(VIEWS)
+    )
+    assert not [m for m in refused_by_policy if "/stats/" in m["url"]], refused_by_policy
+    screenshot(admin, "admin-stats")
     admin.goto("/admin/django_celery_beat/periodictask/")
     admin.get_by_role("link", name="Daily view-count report", exact=True).click()
     # The crontab in words, from a script file: the site's Content-Security-Policy refuses inline script.
