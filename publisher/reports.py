@@ -26,7 +26,7 @@ def default_report_date():
 
 def eligible_authors():
     published = Post.objects.filter(author=OuterRef("pk"), status=Post.Status.PUBLISHED)
-    return User.objects.filter(is_active=True, is_verified=True, receives_reports=True).filter(Exists(published))
+    return User.objects.filter(is_active=True, is_verified=True).exclude(report_frequency="off").filter(Exists(published))
 
 
 def eligible_author_id_chunks(*, author_ids=None, size=None):
@@ -185,4 +185,4 @@ def mark_deliveries_failed(*, task_id, error):
 
 
 def turn_off_reports(*, user_id):
-    return User.objects.filter(pk=user_id).update(receives_reports=False)
+    return User.objects.filter(pk=user_id).update(report_frequency="off", next_report_at=None)

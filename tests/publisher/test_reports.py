@@ -169,7 +169,7 @@ def test_beat_row_mails_each_eligible_author_only_their_own_posts_with_numbers_a
     # Nobody else gets anything: unverified, inactive, opted out, only drafts, no posts at all.
     PostFactory(author=UserFactory(email="unverified@example.com"), title="Unverified's post")
     author_with_posts(("Inactive's post", 5, {0: 5}), email="inactive@example.com", is_active=False)
-    author_with_posts(("Opted out's post", 5, {0: 5}), email="optedout@example.com", receives_reports=False)
+    author_with_posts(("Opted out's post", 5, {0: 5}), email="optedout@example.com", report_frequency="off")
     DraftFactory(author=AuthorFactory(email="drafts.only@example.com"), title="Only a draft")
     AuthorFactory(email="no.posts@example.com")
 
@@ -360,17 +360,17 @@ def test_report_link_and_one_click_post_turn_reports_off(celery_worker, smtp_ser
     response = mail_client.post(path, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 200
     one_click.refresh_from_db()
-    assert not one_click.receives_reports
+    assert one_click.report_frequency == "off"
 
     # The link in the body: opening it (or a scanner fetching it) changes nothing; confirming does.
     path = UNSUBSCRIBE_LINK.search(text_body(report_to(smtp_server, by_link))).group(1)
     browser = Client(enforce_csrf_checks=True)
     assert "Turn off daily reports?" in browser.get(path).content.decode()
     by_link.refresh_from_db()
-    assert by_link.receives_reports
+    assert by_link.report_frequency == "daily"
     assert "Daily reports are turned off" in browser.post(path).content.decode()
     by_link.refresh_from_db()
-    assert not by_link.receives_reports
+    assert by_link.report_frequency == "off"
 
     # The next day's run leaves them both out.
     DailyPostViews.objects.update(date=timezone.localdate())
@@ -384,7 +384,7 @@ def test_signed_in_author_unsubscribing_lands_on_their_account_page(client):
     response = client.post(f"/reports/unsubscribe/{make_unsubscribe_token(author)}/")
     assert response.status_code == 302 and response.url == "/account/"
     author.refresh_from_db()
-    assert not author.receives_reports
+    assert author.report_frequency == "off"
 
 
 @pytest.mark.django_db
@@ -405,7 +405,7 @@ def test_tampered_or_expired_unsubscribe_token_is_a_400_and_changes_nothing(clie
 
     settings.UNSUBSCRIBE_LINK_MAX_AGE = timedelta(seconds=-1)
     assert client.post(f"/reports/unsubscribe/{token}/").status_code == 400
-    assert User.objects.filter(receives_reports=True).count() == 2
+    assert User.objects.filter(report_frequency="daily").count() == 2
 
 
 # --- Bounded queries ---------------------------------------------------------------------------------

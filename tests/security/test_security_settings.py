@@ -187,9 +187,9 @@ def test_unsubscribe_tokens_are_signed_and_any_change_is_400(client):
         response = client.post(f"/reports/unsubscribe/{bad}/")
         assert response.status_code == 400, bad
         assert client.get(f"/reports/unsubscribe/{bad}/").status_code == 400, bad
-    assert User.objects.filter(receives_reports=False).count() == 0
+    assert User.objects.filter(report_frequency="off").count() == 0
     assert client.post(f"/reports/unsubscribe/{token}/").status_code == 200
-    assert list(User.objects.filter(receives_reports=False)) == [a]
+    assert list(User.objects.filter(report_frequency="off")) == [a]
 
 
 @pytest.mark.django_db
@@ -199,7 +199,7 @@ def test_unsubscribe_tokens_expire(client, settings):
     settings.UNSUBSCRIBE_LINK_MAX_AGE = timedelta(seconds=-1)
     assert client.post(f"/reports/unsubscribe/{token}/").status_code == 400
     author.refresh_from_db()
-    assert author.receives_reports
+    assert author.report_frequency == "daily"
 
 
 # --- Production settings, cookies and the Content-Security-Policy -------------------------------------
