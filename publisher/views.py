@@ -5,7 +5,6 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
-from django.utils import timezone
 from django.views.generic import ListView
 
 from . import post_page_cache, reports, selectors, services, view_buffer
@@ -30,14 +29,12 @@ def post_detail(request, slug):
     the page under the current version (one Redis round trip, no database query), else rendered and cached. When
     Redis is unavailable the view is counted in the database, with one attempt at Redis per request."""
     counted = counts_as_view(request)
-    today = timezone.localdate()
     try:
-        return cached_post_page(request, slug, counted=counted, day=today) or rendered_post_page(
-            request, slug, counted=counted, day=today
-        )
+        return cached_post_page(request, slug, counted=counted) or rendered_post_page(request, slug, counted=counted)
     except redis.RedisError:
         post = published_post_or_404(slug)
-        views = services.count_view_in_database(post.pk, today) if counted else post.view_count
+        day = services.authors_today(post.author.report_time_zone)
+        views = services.count_view_in_database(post.pk, day) if counted else post.view_count
         return render_post_page(request, post, views)
 
 
@@ -45,16 +42,17 @@ def counts_as_view(request):
     return request.method == "GET" and not is_bot(request.META.get("HTTP_USER_AGENT", ""))
 
 
-def cached_post_page(request, slug, *, counted, day):
+def cached_post_page(request, slug, *, counted):
     anonymous = post_page_cache.is_anonymous_reader(request)
     if anonymous:
         cached, version = post_page_cache.cached_page(slug)
-        post_id = cached and cached.post_id
+        post_id, time_zone = cached and cached.post_id, cached and cached.author_time_zone
     else:
         cached, version = post_page_cache.cached_post(slug)
-        post_id = cached and cached.pk
+        post_id, time_zone = cached and cached.pk, cached and cached.author.report_time_zone
     if cached is None:
         return None
+    day = services.authors_today(time_zone)
     post_views = view_buffer.count_view(post_id, day, counted=counted, cached_under=version)
     post_page_cache.saw_version(post_views.pages_version)
     if not post_views.current:
@@ -63,17 +61,20 @@ def cached_post_page(request, slug, *, counted, day):
     return cached.response(views) if anonymous else render_post_page(request, cached, views)
 
 
-def rendered_post_page(request, slug, *, counted, day):
+def rendered_post_page(request, slug, *, counted):
     version = view_buffer.pages_version()  # read before the post: what is cached under it is at least as new
     post = published_post_or_404(slug)
-    post_views = view_buffer.count_view(post.pk, day, counted=counted)
+    time_zone = post.author.report_time_zone
+    post_views = view_buffer.count_view(post.pk, services.authors_today(time_zone), counted=counted)
     post_page_cache.saw_version(post_views.pages_version)
     views = services.views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
     response = render_post_page(request, post, views)
     if post_views.pages_version == version:  # nothing that post pages show changed while this one was read
         post_page_cache.cache_post(slug, post, version=version)
         if post_page_cache.is_anonymous_reader(request):
-            post_page_cache.cache_page(slug, post_id=post.pk, response=response, views=views, version=version)
+            post_page_cache.cache_page(
+                slug, post_id=post.pk, author_time_zone=time_zone, response=response, views=views, version=version
+            )
     return response
 
 
