@@ -247,7 +247,7 @@ def create_authors(count, *, first_number=0, batch_size=5000):
         numbers = range(start_number, min(start_number + batch_size, first_number + count))
         authors = User.objects.bulk_create(
             User(email=f"author{n}@bench.example", full_name=f"Author {n}", password=make_password(None),
-                 is_active=True, is_verified=True, verified_at=now, receives_reports=True)
+                 is_active=True, is_verified=True, verified_at=now, report_frequency="daily")
             for n in numbers
         )
         ids += [author.pk for author in authors]

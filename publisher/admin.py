@@ -129,12 +129,19 @@ class PostAdmin(admin.ModelAdmin):
 
 @admin.register(ReportDelivery)
 class ReportDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("author", "report_date", "status", "sent_at", "task_id")
-    list_filter = ("status", "report_date")
-    date_hierarchy = "report_date"
+    list_display = ("author", "kind", "period_start", "status", "sent_at", "run", "task_id")
+    list_filter = ("status", "kind", "period_start")
+    date_hierarchy = "period_start"
     search_fields = ("author__email", "task_id")
-    list_select_related = ("author",)
-    readonly_fields = ("author", "report_date", "task_id", "claimed_at", "sent_at", "error", "created_at")
+    list_select_related = ("author", "run")
+    readonly_fields = ("author", "kind", "period_start", "run", "task_id", "claimed_at", "sent_at", "error",
+                       "created_at")
+    actions = ["retry_failed_deliveries"]
+
+    @admin.action(description="Retry the selected failed reports")
+    def retry_failed_deliveries(self, request, queryset):
+        queued = tasks.retry_failed_deliveries(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Queued {queued} failed report(s) again.", messages.SUCCESS)
 
 
 @admin.register(DailyPostViews)
