@@ -1,13 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.http import Http404
-from django.shortcuts import render
+from django.db.models import Count, Q
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from . import services, tasks
-from .models import DailyPostViews, Post, ReportDelivery
+from . import reports, services, tasks
+from .models import DailyPostViews, Post, ReportDelivery, ReportRun
 
 
 class PostAdminForm(forms.ModelForm):
@@ -130,7 +131,7 @@ class PostAdmin(admin.ModelAdmin):
 @admin.register(ReportDelivery)
 class ReportDeliveryAdmin(admin.ModelAdmin):
     list_display = ("author", "kind", "period_start", "status", "sent_at", "run", "task_id")
-    list_filter = ("status", "kind", "period_start")
+    list_filter = ("status", "kind", "period_start", "run")
     date_hierarchy = "period_start"
     search_fields = ("author__email", "task_id")
     list_select_related = ("author", "run")
@@ -141,6 +142,100 @@ class ReportDeliveryAdmin(admin.ModelAdmin):
     @admin.action(description="Retry the selected failed reports")
     def retry_failed_deliveries(self, request, queryset):
         queued = tasks.retry_failed_deliveries(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Queued {queued} failed report(s) again.", messages.SUCCESS)
+
+
+class SuperusersOnly:
+    """Report runs show every author's deliveries: for superusers only."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+
+@admin.register(ReportRun)
+class ReportRunAdmin(SuperusersOnly, admin.ModelAdmin):
+    """One row per tick that found authors due; a run in progress moves its bar without a reload
+    (publisher/static/publisher/report_run_progress.js polls the run's JSON every 2 s: no inline script)."""
+
+    list_display = ("ticked_at", "periods_shown", "authors_due", "queued", "sent", "failed", "skipped", "progress")
+    date_hierarchy = "ticked_at"
+    fields = ("ticked_at", "periods_shown", "authors_due", "queued", "progress", "failed_deliveries")
+    readonly_fields = fields
+    actions = ["retry_failed_deliveries"]
+
+    class Media:
+        js = ("publisher/report_run_progress.js",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        status = ReportDelivery.Status
+        return super().get_queryset(request).annotate(
+            sent=Count("deliveries", filter=Q(deliveries__status=status.SENT)),
+            failed=Count("deliveries", filter=Q(deliveries__status=status.FAILED)),
+            skipped=Count("deliveries", filter=Q(deliveries__status=status.SKIPPED)),
+            total=Count("deliveries"),
+        )
+
+    def get_urls(self):
+        progress = self.admin_site.admin_view(self.progress_view)
+        return [path("<int:run_id>/progress.json", progress, name="publisher_reportrun_progress"), *super().get_urls()]
+
+    def progress_view(self, request, run_id):
+        if not self.has_view_permission(request):
+            raise Http404("No such run.")
+        return JsonResponse(reports.run_progress(get_object_or_404(ReportRun, pk=run_id)))
+
+    @admin.display(description="Periods")
+    def periods_shown(self, run):
+        return ", ".join(run.periods)
+
+    @admin.display(description="Sent", ordering="sent")
+    def sent(self, run):
+        return run.sent
+
+    @admin.display(description="Failed", ordering="failed")
+    def failed(self, run):
+        return run.failed
+
+    @admin.display(description="Skipped", ordering="skipped")
+    def skipped(self, run):
+        return run.skipped
+
+    @admin.display(description="Progress")
+    def progress(self, run):
+        done = run.sent + run.failed + run.skipped
+        return format_html(
+            '<span class="report-run-progress" data-url="{}"><progress max="{}" value="{}"></progress> '
+            '<span class="report-run-progress-text">{} of {} done</span></span>',
+            reverse("admin:publisher_reportrun_progress", args=[run.pk]), run.total, done, done, run.total,
+        )
+
+    @admin.display(description="Failed deliveries")
+    def failed_deliveries(self, run):
+        failed = run.deliveries.filter(status=ReportDelivery.Status.FAILED).select_related("author")
+        if not failed:
+            return "None."
+        items = format_html_join(
+            "", "<li>{} ({} {}): {}</li>", ((d.author, d.kind, d.period_start, d.error) for d in failed)
+        )
+        retry_url = reverse("admin:publisher_reportdelivery_changelist") + f"?run__id__exact={run.pk}&status__exact=failed"
+        return format_html('<ul class="failed-deliveries">{}</ul><a href="{}">Select them to retry</a>', items, retry_url)
+
+    @admin.action(description="Retry the failed reports of the selected runs")
+    def retry_failed_deliveries(self, request, queryset):
+        failed = ReportDelivery.objects.filter(run__in=queryset, status=ReportDelivery.Status.FAILED)
+        queued = tasks.retry_failed_deliveries(delivery_ids=list(failed.values_list("pk", flat=True)))
         self.message_user(request, f"Queued {queued} failed report(s) again.", messages.SUCCESS)
 
 
