@@ -358,3 +358,65 @@ def test_a_run_records_what_it_found_and_its_deliveries(mailoutbox, tasks_run_in
     assert {k: progress[k] for k in ("sent", "failed", "skipped", "in_progress", "finished")} == {
         "sent": 2, "failed": 0, "skipped": 1, "in_progress": 0, "finished": True
     }
+
+
+@pytest.mark.django_db
+def test_the_admins_send_now_takes_the_authors_latest_period_never_a_later_one(
+    admin_client, mailoutbox, tasks_run_in_process
+):
+    # 30 Nov 12:00 UTC is already 1 December 02:00 in Kiritimati: their yesterday is 30 November.
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    author = an_author("Pacific/Kiritimati", "daily", start=now, views_from=date(2026, 11, 1),
+                       views_to=date(2026, 12, 2))
+    assert author.next_report_at == datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # 07:00 on 1 December there
+    with time_machine.travel(now, tick=False):
+        admin_client.post("/admin/main/user/", {"action": "send_todays_report_now", "_selected_action": [author.pk]})
+    assert [m.subject for m in mailoutbox] == ["Your posts on Monday, 30 November"]
+
+    simulation = Simulation()
+    simulation.run(now, now + timedelta(days=1, hours=6))  # their hour on 1 and 2 December
+    assert [m.subject for _, m in simulation.to(author)] == ["Your posts on Tuesday, 1 December"]
+    assert list(ReportDelivery.objects.order_by("period_start").values_list("period_start", "status")) == [
+        (date(2026, 11, 30), "sent"), (date(2026, 12, 1), "sent")
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_sends_weekly_reports_or_one_authors(celery_worker, smtp_server):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    start = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)
+    weekly = an_author("Europe/London", "weekly", start=start, views_from=date(2026, 10, 1),
+                       views_to=date(2026, 11, 30))
+    daily = an_author("Asia/Kolkata", "daily", start=start, views_from=date(2026, 10, 1),
+                      views_to=date(2026, 11, 30))
+    call_command("send_view_count_report", "--weekly", "--date", "2026-11-25", stdout=StringIO())
+    [message] = smtp_server.wait_for(1)
+    assert (message["To"], message["Subject"]) == (weekly.email, "Your posts in the week of 23 November")
+    assert f"Views this week: {views_in('weekly', date(2026, 11, 23))} ·" in text_body(message)
+
+    out = StringIO()
+    call_command("send_view_count_report", "--date", "2026-11-20", "--author", daily.email.upper(), stdout=out)
+    assert "Queued the daily view-count report for 2026-11-20 as task" in out.getvalue()
+    messages = smtp_server.wait_for(2)
+    assert (messages[1]["To"], messages[1]["Subject"]) == (daily.email, "Your posts on Friday, 20 November")
+    assert smtp_server.settle(1) == messages
+
+
+@pytest.mark.django_db
+def test_a_tick_takes_the_same_statements_per_chunk_for_5_and_50_due_authors(settings):
+    settings.REPORT_CHUNK_SIZE = 1000
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+    def statements_for(count, zone):
+        for _ in range(count):
+            author = AuthorFactory(report_time_zone=zone, next_report_at=now - timedelta(minutes=5))
+            PostFactory(author=author, published_at=now - timedelta(days=3))
+        with time_machine.travel(now, tick=False), CaptureQueriesContext(connection) as queries:
+            [(run, chunk)] = list(reports.take_due_reports())
+        assert chunk.authors == count
+        return len(queries)
+
+    assert statements_for(5, "Asia/Kolkata") == statements_for(50, "Pacific/Pago_Pago")
