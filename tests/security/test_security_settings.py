@@ -18,7 +18,7 @@ from django_celery_beat.models import PeriodicTask
 
 from main import services
 from main.models import User
-from publisher.schedules import DAILY_REPORT
+from publisher.schedules import DUE_REPORTS
 from publisher.tokens import make_unsubscribe_token
 from tests.factories import PASSWORD, AuthorFactory, PostFactory, UserFactory
 
@@ -295,9 +295,10 @@ def test_no_template_of_ours_relies_on_inline_script():
 @pytest.mark.django_db
 def test_the_admin_pages_run_no_inline_script(admin_client):
     """Rendered, with the third-party admins' templates: every script is a file; inline ones are data only."""
-    task = PeriodicTask.objects.get(name=DAILY_REPORT)
+    task = PeriodicTask.objects.get(name=DUE_REPORTS)
     pages = ["/admin/", "/admin/publisher/post/add/", "/admin/django_celery_beat/periodictask/",
-             "/admin/django_celery_beat/periodictask/add/", f"/admin/django_celery_beat/periodictask/{task.pk}/change/"]
+             "/admin/django_celery_beat/periodictask/add/", f"/admin/django_celery_beat/periodictask/{task.pk}/change/",
+             "/admin/publisher/reportrun/", "/admin/publisher/reportdelivery/", "/admin/main/user/"]
     for path in pages:
         response = admin_client.get(path)
         assert response.status_code == 200, path
