@@ -18,8 +18,8 @@ class EmailAlreadyRegistered(Exception):
 
 def register_user(*, email, full_name, password, report_time_zone=None):
     """Create an unverified user; the post_save receiver queues the verification email after commit."""
-    user = User(report_time_zone=report_time_zone or settings.TIME_ZONE)
-    user.schedule_next_report()
+    user = User(report_time_zone=report_time_zone or settings.TIME_ZONE)  # the model's default hour and frequency
+    user.schedule_next_report()  # the first report, as any change of the choice would
     try:
         with transaction.atomic():
             return User.objects.create_user(

@@ -383,7 +383,9 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     page.get_by_label("Full name").fill(author["name"])
     page.locator("#id_password1").fill(author["password"])
     page.locator("#id_password2").fill(author["password"])
-    expect(page.locator("input[name=report_time_zone]")).to_have_value(author_zone)  # static/main/time_zone.js
+    # Filled by static/main/time_zone.js; Chromium's ICU names the zone by its older alias, which tzdata also has.
+    expect(page.locator("input[name=report_time_zone]")).to_have_value(re.compile(r"^Asia/Kath?mandu$"))
+    author_zone = page.locator("input[name=report_time_zone]").input_value()
     screenshot(page, "signup")
     page.get_by_role("button", name="Sign up").click()
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
@@ -469,7 +471,7 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     admin.get_by_label("Name").fill(ONE_OFF_REPORT)
     admin.get_by_label("Task (custom)").fill("publisher.tasks.send_view_count_report")
     admin.get_by_label("Enabled").uncheck()
-    admin.get_by_label("Interval Schedule").select_option(label="every 15 minutes")
+    admin.get_by_label("Interval Schedule").select_option(label="every 900 seconds")
     admin.locator("summary", has_text="Arguments").click()  # a collapsed fieldset
     admin.get_by_label("Keyword Arguments").fill(json.dumps({"report_date": today.isoformat()}))
     admin.get_by_role("button", name="Save", exact=True).click()
