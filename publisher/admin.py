@@ -131,7 +131,7 @@ class PostAdmin(admin.ModelAdmin):
 @admin.register(ReportDelivery)
 class ReportDeliveryAdmin(admin.ModelAdmin):
     list_display = ("author", "kind", "period_start", "status", "sent_at", "run", "task_id")
-    list_filter = ("status", "kind", "period_start", "run")
+    list_filter = ("status", "kind", "period_start")
     date_hierarchy = "period_start"
     search_fields = ("author__email", "task_id")
     list_select_related = ("author", "run")

@@ -67,6 +67,10 @@ def test_the_run_json_follows_the_delivery_records_as_they_change(admin_client, 
     assert f'data-url="{url}"' in page and '<progress max="4" value="4">' in page
     assert "SMTPDataError: 451 try later" in page and authors[2].email in page
     assert '<script src="/static/publisher/report_run_progress.js"></script>' in page
+    retry_list = admin_client.get(f"/admin/publisher/reportdelivery/?run__id__exact={run.pk}&status__exact=failed")
+    assert retry_list.status_code == 200 and list(retry_list.context["cl"].result_list) == list(
+        run.deliveries.filter(status="failed")
+    )
     listing = admin_client.get("/admin/publisher/reportrun/").content.decode()
     assert '<td class="field-sent">2</td><td class="field-failed">1</td><td class="field-skipped">1</td>' in listing
 
