@@ -124,23 +124,22 @@ def take_due_reports(*, now=None, size=None):
     next_report_at on. Yields (run, DueChunk) for each chunk, after its commit: the caller queues the sends.
 
     Rows are locked with SKIP LOCKED, so two ticks at once take different authors; should both take one anyway,
-    its delivery is keyed by period and claimed once.
+    its delivery is keyed by period and claimed once. Each chunk moves its authors past `now`, so the next query
+    finds the next chunk; in the index's order, a LIMIT stops the scan early however stale the statistics.
     """
     now = now or timezone.now()
     size = size or settings.REPORT_CHUNK_SIZE
-    run, last_id = None, 0
+    run = None
     while True:
         with transaction.atomic():
             due = list(
                 due_authors(now)
-                .filter(pk__gt=last_id)
-                .order_by("pk")
+                .order_by("next_report_at")
                 .select_for_update(skip_locked=True, of=("self",))
                 .values_list("pk", "report_time_zone", "report_hour", "report_frequency", "next_report_at")[:size]
             )
             if not due:
                 break
-            last_id = due[-1][0]
             if run is None:
                 run = ReportRun.objects.create(ticked_at=now)
             chunk, deliveries, moved = DueChunk(authors=len(due)), [], []
