@@ -113,3 +113,25 @@ def test_a_tick_that_finds_nobody_due_records_no_run():
     with time_machine.travel(NOW, tick=False):
         assert tasks.queue_due_reports()["run"] is None
     assert not ReportRun.objects.exists() and not ReportDelivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_delivery_whose_task_the_broker_lost_is_queued_again_by_a_later_tick_and_sent_once(mailoutbox, monkeypatch,
+                                                                                               settings):
+    [author] = due_authors(1)
+    lost = []
+    monkeypatch.setattr(tasks.send_view_count_reports_to_authors, "delay", lambda *a, **k: lost.append(a))
+    with time_machine.travel(NOW, tick=False):
+        assert tasks.queue_due_reports()["queued"] == 1
+    assert len(lost) == 1 and mailoutbox == []
+
+    monkeypatch.setattr(
+        tasks.send_view_count_reports_to_authors, "delay",
+        lambda *args, **kwargs: tasks.send_view_count_reports_to_authors.apply(args, kwargs, throw=True),
+    )
+    later = NOW + timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT + 60)
+    for tick in (later, later + timedelta(minutes=15)):
+        with time_machine.travel(tick, tick=False):
+            tasks.queue_due_reports()
+    assert [m.to for m in mailoutbox] == [[author.email]]
+    assert ReportDelivery.objects.get().status == "sent"
