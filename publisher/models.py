@@ -56,7 +56,8 @@ class Post(models.Model):
 
 
 class DailyPostViews(models.Model):
-    """Views of one post on one day (in TIME_ZONE), so reports can say how yesterday went."""
+    """Views of one post on one day of its author (in their zone when the view was counted), so that reports can
+    say how the author's yesterday went."""
 
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="daily_views")
     date = models.DateField()
