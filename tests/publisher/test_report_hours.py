@@ -420,3 +420,30 @@ def test_a_tick_takes_the_same_statements_per_chunk_for_5_and_50_due_authors(set
         return len(queries)
 
     assert statements_for(5, "Asia/Kolkata") == statements_for(50, "Pacific/Pago_Pago")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "start, expected_ticks",
+    [
+        # 29 March 2026: 01:00 GMT jumps to 02:00 BST, so 01:00 never comes: sent at the jump, 01:00 UTC.
+        (datetime(2026, 3, 27, 12, 0, tzinfo=UTC), [datetime(2026, 3, 28, 1, 0, tzinfo=UTC),
+                                                     datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+                                                     datetime(2026, 3, 30, 0, 0, tzinfo=UTC)]),
+        # 25 October 2026: 01:00 comes twice (00:00 and 01:00 UTC): sent once, at the first.
+        (datetime(2026, 10, 23, 12, 0, tzinfo=UTC), [datetime(2026, 10, 24, 0, 0, tzinfo=UTC),
+                                                      datetime(2026, 10, 25, 0, 0, tzinfo=UTC),
+                                                      datetime(2026, 10, 26, 1, 0, tzinfo=UTC)]),
+    ],
+)
+def test_london_at_one_in_the_morning_across_its_clock_changes(start, expected_ticks, mailoutbox,
+                                                              tasks_run_in_process):
+    author = an_author("Europe/London", "daily", hour=1, start=start, views_from=start.date() - timedelta(days=20),
+                       views_to=start.date() + timedelta(days=5))
+    simulation = Simulation()
+    simulation.run(start, start + timedelta(days=3))
+    received = simulation.to(author)
+    assert [tick for tick, _ in received] == expected_ticks
+    assert [m.subject for _, m in received] == [
+        f"Your posts on {(tick - timedelta(days=1)):%A, %-d %B}" for tick in expected_ticks
+    ]
