@@ -131,8 +131,7 @@ def log_directory(benchmark):
 def start(command, log_path, env, ready_text=None, timeout=60):
     """Start a server in its own process group, its output in log_path; wait until ready_text is in the log."""
     log = open(log_path, "w")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + timeout
     while ready_text and ready_text not in Path(log_path).read_text():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -201,8 +200,17 @@ _LATENCY_UNITS = {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}
 
 def run_wrk(url, *, seconds, connections, headers=(), lua_script=None, threads=2):
     """Load url with wrk; return {"requests", "rps", "p99_ms", "errors"} parsed from its --latency report."""
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
-               "-H", f"User-Agent: {BROWSER}"]
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-H",
+        f"User-Agent: {BROWSER}",
+    ]
     for header in headers:
         command += ["-H", header]
     if lua_script:
@@ -221,13 +229,18 @@ def run_wrk(url, *, seconds, connections, headers=(), lua_script=None, threads=2
 
 def wrk_path_cycle(paths, script_path):
     """Write a wrk Lua script whose request() takes the next of these paths, round and round; return its path."""
-    Path(script_path).write_text("paths = {" + ",".join(f'"{path}"' for path in paths) + "}\n" + """
+    Path(script_path).write_text(
+        "paths = {"
+        + ",".join(f'"{path}"' for path in paths)
+        + "}\n"
+        + """
 next_path = 0
 request = function()
   next_path = next_path % #paths + 1
   return wrk.format(nil, paths[next_path])
 end
-""")
+"""
+    )
     return script_path
 
 
@@ -246,8 +259,15 @@ def create_authors(count, *, first_number=0, batch_size=5000):
     for start_number in range(first_number, first_number + count, batch_size):
         numbers = range(start_number, min(start_number + batch_size, first_number + count))
         authors = User.objects.bulk_create(
-            User(email=f"author{n}@bench.example", full_name=f"Author {n}", password=make_password(None),
-                 is_active=True, is_verified=True, verified_at=now, report_frequency="daily")
+            User(
+                email=f"author{n}@bench.example",
+                full_name=f"Author {n}",
+                password=make_password(None),
+                is_active=True,
+                is_verified=True,
+                verified_at=now,
+                report_frequency="daily",
+            )
             for n in numbers
         )
         ids += [author.pk for author in authors]
@@ -274,9 +294,16 @@ def create_posts(author_ids, posts_each, *, batch_size=20_000):
         for author_id in author_ids:
             for n in range(posts_each):
                 content, content_html, excerpt = rendered[(author_id + n) % len(rendered)]
-                yield Post(author_id=author_id, title=f"Post {n} by author {author_id}", slug=f"a{author_id}-post-{n}",
-                           content=content, content_html=content_html, excerpt=excerpt,
-                           status=Post.Status.PUBLISHED, published_at=published_at)
+                yield Post(
+                    author_id=author_id,
+                    title=f"Post {n} by author {author_id}",
+                    slug=f"a{author_id}-post-{n}",
+                    content=content,
+                    content_html=content_html,
+                    excerpt=excerpt,
+                    status=Post.Status.PUBLISHED,
+                    published_at=published_at,
+                )
 
     ids, pending = [], posts()
     while batch := [post for _, post in zip(range(batch_size), pending)]:
@@ -293,7 +320,7 @@ def create_daily_views(post_ids, day, *, batch_size=20_000):
     for start_index in range(0, len(post_ids), batch_size):
         DailyPostViews.objects.bulk_create(
             DailyPostViews(post_id=post_id, date=day, views=random.randint(0, 200))
-            for post_id in post_ids[start_index: start_index + batch_size]
+            for post_id in post_ids[start_index : start_index + batch_size]
         )
 
 

@@ -28,13 +28,46 @@ from bench import common  # noqa: E402
 AUTHORS = int(os.environ.get("BENCH_DUE_AUTHORS", 100_000))
 TARGET_MS = 50
 ZONES = [
-    "UTC", "Europe/London", "Europe/Paris", "Europe/Berlin", "Europe/Athens", "Europe/Moscow", "Africa/Lagos",
-    "Africa/Nairobi", "Africa/Johannesburg", "Asia/Dubai", "Asia/Karachi", "Asia/Kolkata", "Asia/Kathmandu",
-    "Asia/Dhaka", "Asia/Yangon", "Asia/Bangkok", "Asia/Shanghai", "Asia/Tokyo", "Australia/Adelaide",
-    "Australia/Sydney", "Australia/Eucla", "Pacific/Auckland", "Pacific/Chatham", "Pacific/Tongatapu",
-    "Pacific/Kiritimati", "Pacific/Pago_Pago", "Pacific/Honolulu", "America/Anchorage", "America/Los_Angeles",
-    "America/Denver", "America/Chicago", "America/New_York", "America/Caracas", "America/Halifax",
-    "America/St_Johns", "America/Sao_Paulo", "Atlantic/Azores", "Atlantic/Cape_Verde", "Asia/Tehran", "Asia/Kabul",
+    "UTC",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Athens",
+    "Europe/Moscow",
+    "Africa/Lagos",
+    "Africa/Nairobi",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Karachi",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Asia/Dhaka",
+    "Asia/Yangon",
+    "Asia/Bangkok",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Adelaide",
+    "Australia/Sydney",
+    "Australia/Eucla",
+    "Pacific/Auckland",
+    "Pacific/Chatham",
+    "Pacific/Tongatapu",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+    "Pacific/Honolulu",
+    "America/Anchorage",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Caracas",
+    "America/Halifax",
+    "America/St_Johns",
+    "America/Sao_Paulo",
+    "Atlantic/Azores",
+    "Atlantic/Cape_Verde",
+    "Asia/Tehran",
+    "Asia/Kabul",
 ]
 DAY_START = datetime(2026, 12, 2, 0, 0, tzinfo=UTC)
 
@@ -66,8 +99,10 @@ def main():
         print(f"{AUTHORS:,} authors over {len(ZONES)} zones (created in {time.monotonic() - started:.0f}s)", flush=True)
         ok_day, day_text, timings, plan = simulate_day(author_ids)
         ok_query = statistics.median(timings) <= TARGET_MS
-        print(f"due query: median {statistics.median(timings):.1f} ms, p95 "
-              f"{sorted(timings)[int(len(timings) * 0.95)]:.1f} ms, max {max(timings):.1f} ms over {len(timings)} ticks")
+        print(
+            f"due query: median {statistics.median(timings):.1f} ms, p95 "
+            f"{sorted(timings)[int(len(timings) * 0.95)]:.1f} ms, max {max(timings):.1f} ms over {len(timings)} ticks"
+        )
         print(f"plan: {plan}")
         print(day_text)
         common.verdict(ok_query, f"finding the due authors <= {TARGET_MS} ms (median)")
@@ -107,13 +142,21 @@ def simulate_day(author_ids):
     seconds = time.monotonic() - started
     counts = ReportDelivery.objects.values("author_id").annotate(n=Count("pk")).filter(n__gt=1).count()
     late_or_early = sum(
-        1 for author_id, ticks in found_at.items()
+        1
+        for author_id, ticks in found_at.items()
         if not (due_at[author_id] <= ticks[0] < due_at[author_id] + timedelta(minutes=15))
     )
     exactly_once = all(len(found_at.get(author_id, [])) == 1 for author_id in author_ids)
     ok = exactly_once and counts == 0 and late_or_early == 0
-    return ok, (f"day of 96 ticks: {len(found_at):,} authors found, {ReportDelivery.objects.count():,} deliveries, "
-                f"{counts} authors with two, {late_or_early} outside their tick, in {seconds:.1f}s"), timings, plan
+    return (
+        ok,
+        (
+            f"day of 96 ticks: {len(found_at):,} authors found, {ReportDelivery.objects.count():,} deliveries, "
+            f"{counts} authors with two, {late_or_early} outside their tick, in {seconds:.1f}s"
+        ),
+        timings,
+        plan,
+    )
 
 
 if __name__ == "__main__":

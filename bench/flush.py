@@ -33,11 +33,14 @@ def main():
     try:
         from django.utils import timezone
 
-        author_id, = common.create_authors(1)
+        (author_id,) = common.create_authors(1)
         post_ids = common.create_posts([author_id], max(SIZES) // DAYS)
         days = [timezone.localdate() - timedelta(days=n) for n in range(DAYS)]
-        print(f"{len(post_ids):,} posts; sizes {', '.join(f'{size:,}' for size in SIZES)} post-days "
-              f"(posts x {DAYS} days), taking turns, {REPEATS} times each\n", flush=True)
+        print(
+            f"{len(post_ids):,} posts; sizes {', '.join(f'{size:,}' for size in SIZES)} post-days "
+            f"(posts x {DAYS} days), taking turns, {REPEATS} times each\n",
+            flush=True,
+        )
         runs = {size: [] for size in SIZES}
         for repeat in range(1, REPEATS + 1):
             for size in SIZES:
@@ -72,8 +75,11 @@ def flush_once(post_ids, days):
     grown = [after - before for after, before in zip(database_totals(), before)]
     mismatch = grown != [buffered, buffered]
     if mismatch:
-        print(f"  !!! MISMATCH: {buffered:,} views buffered, but the posts' totals grew by {grown[0]:,} and the "
-              f"daily rows by {grown[1]:,}", flush=True)
+        print(
+            f"  !!! MISMATCH: {buffered:,} views buffered, but the posts' totals grew by {grown[0]:,} and the "
+            f"daily rows by {grown[1]:,}",
+            flush=True,
+        )
     # Transaction control (BEGIN, COMMIT, savepoints) is not work on the data: only the data's statements count.
     work = [q for q in statements.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
     return seconds, len(work), mismatch
@@ -103,26 +109,42 @@ def database_totals():
 
     from publisher.models import DailyPostViews, Post
 
-    return [Post.objects.aggregate(total=Sum("view_count"))["total"] or 0,
-            DailyPostViews.objects.aggregate(total=Sum("views"))["total"] or 0]
+    return [
+        Post.objects.aggregate(total=Sum("view_count"))["total"] or 0,
+        DailyPostViews.objects.aggregate(total=Sum("views"))["total"] or 0,
+    ]
 
 
 def report(runs):
     print(f"\n{'post-days':>10}{'median s':>10}{'min s':>8}{'max s':>8}{'ms per 1,000':>14}{'statements':>12}")
     for size, results in runs.items():
         seconds = [s for s, _, _ in results]
-        print(f"{size:>10,}{statistics.median(seconds):>10.3f}{min(seconds):>8.3f}{max(seconds):>8.3f}"
-              f"{statistics.median(seconds) / size * 1e6:>14.1f}{max(n for _, n, _ in results):>12,}")
+        print(
+            f"{size:>10,}{statistics.median(seconds):>10.3f}{min(seconds):>8.3f}{max(seconds):>8.3f}"
+            f"{statistics.median(seconds) / size * 1e6:>14.1f}{max(n for _, n, _ in results):>12,}"
+        )
     print("(ms per 1,000 post-days stays level if the time grows linearly with the size)\n")
-    ok = [common.verdict(not any(m for results in runs.values() for _, _, m in results),
-                         "after every flush the database grew by exactly the views buffered")]
-    ok += [common.verdict(max(n for _, n, _ in results) <= TARGET_STATEMENTS,
-                          f"{size:,} post-days: at most {max(n for _, n, _ in results):,} statements "
-                          f"(target <= {TARGET_STATEMENTS})") for size, results in runs.items()]
+    ok = [
+        common.verdict(
+            not any(m for results in runs.values() for _, _, m in results),
+            "after every flush the database grew by exactly the views buffered",
+        )
+    ]
+    ok += [
+        common.verdict(
+            max(n for _, n, _ in results) <= TARGET_STATEMENTS,
+            f"{size:,} post-days: at most {max(n for _, n, _ in results):,} statements (target <= {TARGET_STATEMENTS})",
+        )
+        for size, results in runs.items()
+    ]
     if TARGET_SIZE in runs:
         median = statistics.median(s for s, _, _ in runs[TARGET_SIZE])
-        ok.append(common.verdict(median <= TARGET_SECONDS, f"{TARGET_SIZE:,} post-days flushed in {median:.2f}s "
-                                                          f"(median; target <= {TARGET_SECONDS}s)"))
+        ok.append(
+            common.verdict(
+                median <= TARGET_SECONDS,
+                f"{TARGET_SIZE:,} post-days flushed in {median:.2f}s (median; target <= {TARGET_SECONDS}s)",
+            )
+        )
     else:
         print(f"  [----] {TARGET_SIZE:,} post-days not measured (BENCH_FLUSH_SIZES): no verdict on time")
     return 0 if all(ok) else 1

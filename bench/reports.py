@@ -30,8 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import common  # noqa: E402
 
 AUTHOR_SIZES = common.sizes("BENCH_REPORT_AUTHORS", "10000,100000")
-POOLS = [(pool, int(size)) for pool, size in
-         (item.split(":") for item in os.environ.get("BENCH_REPORT_POOLS", "prefork:4,threads:16").split(","))]
+POOLS = [
+    (pool, int(size))
+    for pool, size in (
+        item.split(":") for item in os.environ.get("BENCH_REPORT_POOLS", "prefork:4,threads:16").split(",")
+    )
+]
 WINDOW = int(os.environ.get("BENCH_REPORT_WINDOW", 75))
 POSTS_EACH = 10
 SMTP_SECONDS = 0.02
@@ -78,8 +82,11 @@ def main():
             new_authors = common.create_authors(size - authors, first_number=authors)
             common.create_daily_views(common.create_posts(new_authors, POSTS_EACH), report_date)
             authors = size
-            print(f"{size:,} authors, {size * POSTS_EACH:,} posts, views on {report_date} "
-                  f"(created in {time.monotonic() - started:.0f}s)", flush=True)
+            print(
+                f"{size:,} authors, {size * POSTS_EACH:,} posts, views on {report_date} "
+                f"(created in {time.monotonic() - started:.0f}s)",
+                flush=True,
+            )
             print(f"  statements for one chunk: {statements_per_chunk(sink, report_date)}", flush=True)
             for pool, concurrency in POOLS:
                 results.append(run_report(sink, env, workdir, pool, concurrency, size))
@@ -112,8 +119,16 @@ def run_report(sink, env, workdir, pool, concurrency, authors):
     ReportDelivery.objects.all().delete()
     common.flush_redis()
     sink.reset()
-    command = [sys.executable, "-m", "celery", "-A", "quick_publisher", "worker", "--loglevel=INFO",
-               f"--concurrency={concurrency}"]  # the Procfile's
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "quick_publisher",
+        "worker",
+        "--loglevel=INFO",
+        f"--concurrency={concurrency}",
+    ]  # the Procfile's
     if pool != "prefork":
         command.insert(-1, f"--pool={pool}")
     worker = common.start(command, workdir / f"worker-{authors}-{pool}.log", env, ready_text=" ready.")
@@ -134,9 +149,18 @@ def run_report(sink, env, workdir, pool, concurrency, authors):
     finally:
         common.stop(worker)
     seconds = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else float("nan")
-    result = {"authors": authors, "pool": f"{pool} x{concurrency}", "emails": len(arrivals), "seconds": seconds,
-              "rate": (len(arrivals) - 1) / seconds, "bound": bound, "cpu_ms": cpu / max(len(arrivals), 1) * 1000,
-              "pss_mb": peak.bytes / 2**20, "duplicates": sink.duplicates(), "complete": len(arrivals) >= authors}
+    result = {
+        "authors": authors,
+        "pool": f"{pool} x{concurrency}",
+        "emails": len(arrivals),
+        "seconds": seconds,
+        "rate": (len(arrivals) - 1) / seconds,
+        "bound": bound,
+        "cpu_ms": cpu / max(len(arrivals), 1) * 1000,
+        "pss_mb": peak.bytes / 2**20,
+        "duplicates": sink.duplicates(),
+        "complete": len(arrivals) >= authors,
+    }
     print(f"  {result['pool']}: {result['emails']:,} emails in {seconds:.1f}s, {result['rate']:,.0f}/s", flush=True)
     return result
 
@@ -161,27 +185,44 @@ class PeakMemory:
 
 
 def report(results):
-    print(f"\n{'authors':>8}  {'pool':<12}{'emails':>8}{'seconds':>9}{'emails/s':>10}{'bound/s':>9}{'x bound':>9}"
-          f"{'CPU ms/email':>14}{'peak PSS MB':>13}{'dups':>6}")
+    print(
+        f"\n{'authors':>8}  {'pool':<12}{'emails':>8}{'seconds':>9}{'emails/s':>10}{'bound/s':>9}{'x bound':>9}"
+        f"{'CPU ms/email':>14}{'peak PSS MB':>13}{'dups':>6}"
+    )
     for r in results:
         window = "" if r["complete"] else f"  (not all: stopped {r['seconds']:.0f}s after the first email)"
-        print(f"{r['authors']:>8,}  {r['pool']:<12}{r['emails']:>8,}{r['seconds']:>9.1f}{r['rate']:>10,.0f}"
-              f"{r['bound']:>9,.0f}{r['rate'] / r['bound']:>9.2f}{r['cpu_ms']:>14.2f}{r['pss_mb']:>13.0f}"
-              f"{r['duplicates']:>6}{window}")
-    print(f"bound: the pool's concurrent SMTP connections / {SMTP_SECONDS * 1000:.0f} ms per message (reachable only "
-          "while at least as many chunk tasks are left as the pool has processes or threads);\nemails/s: the emails "
-          "after the first over the seconds from the first to the last; CPU: the worker's processes, user + system\n")
+        print(
+            f"{r['authors']:>8,}  {r['pool']:<12}{r['emails']:>8,}{r['seconds']:>9.1f}{r['rate']:>10,.0f}"
+            f"{r['bound']:>9,.0f}{r['rate'] / r['bound']:>9.2f}{r['cpu_ms']:>14.2f}{r['pss_mb']:>13.0f}"
+            f"{r['duplicates']:>6}{window}"
+        )
+    print(
+        f"bound: the pool's concurrent SMTP connections / {SMTP_SECONDS * 1000:.0f} ms per message (reachable only "
+        "while at least as many chunk tasks are left as the pool has processes or threads);\nemails/s: the emails "
+        "after the first over the seconds from the first to the last; CPU: the worker's processes, user + system\n"
+    )
     ok = []
     for r in results:
         name = f"{r['authors']:,} authors, {r['pool']}:"
-        ok.append(common.verdict(r["rate"] >= TARGET_RATIO * r["bound"],
-                                 f"{name} {r['rate'] / r['bound']:.2f} x bound (target >= {TARGET_RATIO})"))
-        ok.append(common.verdict(r["pss_mb"] < MEMORY_LIMIT_MB,
-                                 f"{name} peak worker PSS {r['pss_mb']:.0f} MB (target < {MEMORY_LIMIT_MB})"))
+        ok.append(
+            common.verdict(
+                r["rate"] >= TARGET_RATIO * r["bound"],
+                f"{name} {r['rate'] / r['bound']:.2f} x bound (target >= {TARGET_RATIO})",
+            )
+        )
+        ok.append(
+            common.verdict(
+                r["pss_mb"] < MEMORY_LIMIT_MB,
+                f"{name} peak worker PSS {r['pss_mb']:.0f} MB (target < {MEMORY_LIMIT_MB})",
+            )
+        )
         ok.append(common.verdict(r["duplicates"] == 0, f"{name} {r['duplicates']} authors mailed twice"))
         if r["complete"]:
-            ok.append(common.verdict(r["emails"] == r["authors"], f"{name} {r['emails']:,} of {r['authors']:,} "
-                                                                  "authors mailed"))
+            ok.append(
+                common.verdict(
+                    r["emails"] == r["authors"], f"{name} {r['emails']:,} of {r['authors']:,} authors mailed"
+                )
+            )
     return 0 if all(ok) else 1
 
 

@@ -75,9 +75,12 @@ def main():
     try:
         cases = create_cases(workdir)
         server, access_log = start_gunicorn(env, workdir)
-        print(f"gunicorn: {WORKERS} workers x {THREADS} threads (gthread), DEBUG off; wrk: {CONNECTIONS} connections; "
-              f"{ROUNDS} rounds of {SECONDS}s per case after {WARMUP_SECONDS}s of warm-up, cases taking turns; "
-              f"flush_view_counts every {FLUSH_EVERY:.0f}s\n", flush=True)
+        print(
+            f"gunicorn: {WORKERS} workers x {THREADS} threads (gthread), DEBUG off; wrk: {CONNECTIONS} connections; "
+            f"{ROUNDS} rounds of {SECONDS}s per case after {WARMUP_SECONDS}s of warm-up, cases taking turns; "
+            f"flush_view_counts every {FLUSH_EVERY:.0f}s\n",
+            flush=True,
+        )
         for round_number in range(ROUNDS + 1):
             seconds = SECONDS if round_number else WARMUP_SECONDS
             for case in cases:
@@ -85,8 +88,10 @@ def main():
                 if round_number:  # the warm-up's views are accounted for, its speed is not
                     case.runs.append(run)
             if round_number:
-                print(f"  round {round_number}: " + "  ".join(f"({c.key}) {c.runs[-1]['rps']:,.0f}/s" for c in cases),
-                      flush=True)
+                print(
+                    f"  round {round_number}: " + "  ".join(f"({c.key}) {c.runs[-1]['rps']:,.0f}/s" for c in cases),
+                    flush=True,
+                )
         return report(cases)
     finally:
         if server is not None:
@@ -121,10 +126,20 @@ def create_cases(workdir):
         Case("a", "fixed string, same middleware", "/bench/minimal/", counts_views=False),
         Case("b", "hot post, no cookies", f"/{slugs[0]}/", counted_posts=site_posts),
         Case("b2", "hot post, signed-in reader", f"/{slugs[0]}/", headers=(session_cookie,), counted_posts=site_posts),
-        Case("b3", f"Zipf({ZIPF_S}) over {len(slugs):,} posts", "/", lua_script=common.wrk_path_cycle(zipf_paths, workdir / "zipf.lua"),
-             counted_posts=site_posts),
-        Case("c", "naive view_count += 1; save()", f"/bench/naive/{naive_slug}/", counted_posts=naive_posts,
-             counts_views=False),
+        Case(
+            "b3",
+            f"Zipf({ZIPF_S}) over {len(slugs):,} posts",
+            "/",
+            lua_script=common.wrk_path_cycle(zipf_paths, workdir / "zipf.lua"),
+            counted_posts=site_posts,
+        ),
+        Case(
+            "c",
+            "naive view_count += 1; save()",
+            f"/bench/naive/{naive_slug}/",
+            counted_posts=naive_posts,
+            counts_views=False,
+        ),
     ]
 
 
@@ -148,10 +163,27 @@ def start_gunicorn(env, workdir):
     port = common.free_port()
     access_log = workdir / "access.log"
     server = common.start(
-        [sys.executable, "-m", "gunicorn", "quick_publisher.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS),
-         "--access-logfile", str(access_log), "--access-logformat", AccessLog.FORMAT],
-        workdir / "gunicorn.log", env, ready_text="Listening at",
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "quick_publisher.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(WORKERS),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(THREADS),
+            "--access-logfile",
+            str(access_log),
+            "--access-logformat",
+            AccessLog.FORMAT,
+        ],
+        workdir / "gunicorn.log",
+        env,
+        ready_text="Listening at",
     )
     server.base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -173,8 +205,13 @@ def run_case(case, base_url, seconds, access_log):
     """One wrk run of the case, with the periodic flush running; then its served and counted views added up."""
     before = views_in_database(case)
     with flushing_every(FLUSH_EVERY):
-        run = common.run_wrk(base_url + case.path, seconds=seconds, connections=CONNECTIONS, headers=case.headers,
-                             lua_script=case.lua_script)
+        run = common.run_wrk(
+            base_url + case.path,
+            seconds=seconds,
+            connections=CONNECTIONS,
+            headers=case.headers,
+            lua_script=case.lua_script,
+        )
     time.sleep(0.5)  # the requests wrk abandoned at its deadline are still being answered
     answers = access_log.read_new()
     served = sum(1 for method, _, status in answers if method == "GET" and status == "200")
@@ -232,32 +269,52 @@ class flushing_every:
 
 def report(cases):
     a = cases[0]
-    print(f"\n{'case':<42}{'req/s':>9}{'x (a)':>7}{'p99 ms':>8}{'x (a)':>7}{'served':>9}{'counted':>9}{'lost':>7}"
-          f"{'errors':>7}")
+    print(
+        f"\n{'case':<42}{'req/s':>9}{'x (a)':>7}{'p99 ms':>8}{'x (a)':>7}{'served':>9}{'counted':>9}{'lost':>7}"
+        f"{'errors':>7}"
+    )
     for case in cases:
         counted = f"{case.counted:,}" if case.counted_posts else "-"
         lost = f"{case.served - case.counted:,}" if case.counted_posts else "-"
         errors = sum(run["errors"] for run in case.runs) + case.other_answers
-        print(f"({case.key}) {case.name:<37}{case.rps:>9,.0f}{case.rps / a.rps:>7.2f}{case.p99_ms:>8.1f}"
-              f"{case.p99_ms / a.p99_ms:>7.2f}{case.served:>9,}{counted:>9}{lost:>7}{errors:>7}")
-    print("req/s: mean of the rounds; p99: median of the rounds' p99; served: GET answered 200 (warm-up included), "
-          "from gunicorn's access log;\ncounted: views added to the database (after a final flush); lost = served - "
-          "counted; errors: wrk's socket errors and non-2xx/3xx, and answers other than GET 200.\n")
+        print(
+            f"({case.key}) {case.name:<37}{case.rps:>9,.0f}{case.rps / a.rps:>7.2f}{case.p99_ms:>8.1f}"
+            f"{case.p99_ms / a.p99_ms:>7.2f}{case.served:>9,}{counted:>9}{lost:>7}{errors:>7}"
+        )
+    print(
+        "req/s: mean of the rounds; p99: median of the rounds' p99; served: GET answered 200 (warm-up included), "
+        "from gunicorn's access log;\ncounted: views added to the database (after a final flush); lost = served - "
+        "counted; errors: wrk's socket errors and non-2xx/3xx, and answers other than GET 200.\n"
+    )
     post_cases = [case for case in cases if case.counts_views]
     served = sum(case.served for case in post_cases)
     lost = sum(case.served - case.counted for case in post_cases)
-    results = [common.verdict(case.rps >= RATE_TARGETS[case.key] * a.rps,
-                              f"({case.key}) {case.rps / a.rps:.2f} x (a) in requests/s (target >= "
-                              f"{RATE_TARGETS[case.key]})") for case in post_cases]
-    results += [common.verdict(case.p99_ms <= P99_LIMIT * a.p99_ms,
-                               f"({case.key}) p99 {case.p99_ms / a.p99_ms:.2f} x (a)'s (target <= {P99_LIMIT})")
-                for case in post_cases]
-    results += [common.verdict(case.served == case.counted,
-                               f"({case.key}) views lost: {case.served - case.counted:,} of {case.served:,}")
-                for case in post_cases]
-    results.append(common.verdict(lost == 0 and served >= MIN_REQUESTS,
-                                  f"no view lost overall: {lost:,} lost of {served:,} served (target 0, over >= "
-                                  f"{MIN_REQUESTS:,} requests)"))
+    results = [
+        common.verdict(
+            case.rps >= RATE_TARGETS[case.key] * a.rps,
+            f"({case.key}) {case.rps / a.rps:.2f} x (a) in requests/s (target >= {RATE_TARGETS[case.key]})",
+        )
+        for case in post_cases
+    ]
+    results += [
+        common.verdict(
+            case.p99_ms <= P99_LIMIT * a.p99_ms,
+            f"({case.key}) p99 {case.p99_ms / a.p99_ms:.2f} x (a)'s (target <= {P99_LIMIT})",
+        )
+        for case in post_cases
+    ]
+    results += [
+        common.verdict(
+            case.served == case.counted, f"({case.key}) views lost: {case.served - case.counted:,} of {case.served:,}"
+        )
+        for case in post_cases
+    ]
+    results.append(
+        common.verdict(
+            lost == 0 and served >= MIN_REQUESTS,
+            f"no view lost overall: {lost:,} lost of {served:,} served (target 0, over >= {MIN_REQUESTS:,} requests)",
+        )
+    )
     return 0 if all(results) else 1
 
 

@@ -29,8 +29,14 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("email", "full_name", "is_verified", "date_joined", "verification_sent_at", "is_staff")
     list_filter = ("is_verified", "is_staff", "is_active", "report_frequency")
     search_fields = ("email", "full_name")
-    readonly_fields = ("date_joined", "last_login", "verification_sent_at", "verified_at", "password_link",
-                       "next_report_at")
+    readonly_fields = (
+        "date_joined",
+        "last_login",
+        "verification_sent_at",
+        "verified_at",
+        "password_link",
+        "next_report_at",
+    )
     # The password hash is never shown, not even masked: only a link to set a new one.
     fieldsets = (
         (None, {"fields": ("email", "full_name", "password_link")}),
@@ -64,4 +70,3 @@ class UserAdmin(DjangoUserAdmin):
     def mark_as_verified(self, request, queryset):
         count = services.mark_verified(users=queryset)
         self.message_user(request, f"Verified {count} user(s).", messages.SUCCESS)
-

@@ -21,6 +21,9 @@ def verification_email(user):
 def password_reset_email(user):
     link = absolute_url(
         "password_reset_confirm",
-        kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)},
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
     )
     return render_email(template="password_reset", to=user.email, context={"user": user, "link": link})

@@ -39,7 +39,9 @@ class ResendVerificationForm(forms.Form):
 
 class AccountForm(forms.ModelForm):
     report_hour = forms.TypedChoiceField(
-        label="Report hour", coerce=int, choices=[(h, f"{h:02d}:00") for h in range(24)],
+        label="Report hour",
+        coerce=int,
+        choices=[(h, f"{h:02d}:00") for h in range(24)],
         help_text="In your time zone.",
     )
 

@@ -26,8 +26,7 @@ def list_messages():
     box = _maildir()
     items = sorted(box.items(), key=_sort_key, reverse=True)
     return [
-        {"key": key, "subject": m["Subject"], "to": m["To"], "from": m["From"], "date": _sent_at(m)}
-        for key, m in items
+        {"key": key, "subject": m["Subject"], "to": m["To"], "from": m["From"], "date": _sent_at(m)} for key, m in items
     ]
 
 

@@ -84,7 +84,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         "reports", max_length=10, choices=ReportFrequency.choices, default=ReportFrequency.DAILY
     )
     report_time_zone = models.CharField(
-        "time zone", max_length=64, default=default_time_zone, validators=[validate_time_zone],
+        "time zone",
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
         help_text="Your days (for views and reports) and your hour are in this zone.",
     )
     report_hour = models.PositiveSmallIntegerField(
@@ -116,7 +119,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     def schedule_next_report(self, *, now=None):
         """Set next_report_at from the current choice (the caller saves it)."""
         self.next_report_at = report_times.first_slot_from_today(
-            now=now or timezone.now(), time_zone=self.report_time_zone, hour=self.report_hour,
+            now=now or timezone.now(),
+            time_zone=self.report_time_zone,
+            hour=self.report_hour,
             frequency=self.report_frequency,
         )
 

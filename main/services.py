@@ -23,7 +23,10 @@ def register_user(*, email, full_name, password, report_time_zone=None):
     try:
         with transaction.atomic():
             return User.objects.create_user(
-                email=email, full_name=full_name, password=password, report_time_zone=user.report_time_zone,
+                email=email,
+                full_name=full_name,
+                password=password,
+                report_time_zone=user.report_time_zone,
                 next_report_at=user.next_report_at,
             )
     except IntegrityError as exc:  # a concurrent sign-up with the same address won the race

@@ -157,5 +157,7 @@ def inbox_message_html(request, key):
     # Links open in the whole window: our own pages refuse to be framed.
     response = HttpResponse('<base target="_top">' + message["html"])
     # Shown in a sandboxed frame: the email's links work, nothing in it can run.
-    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; frame-ancestors 'self'"
+    response["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; frame-ancestors 'self'"
+    )
     return response

@@ -57,8 +57,17 @@ class PostAdmin(admin.ModelAdmin):
         return post
 
     def get_fields(self, request, obj=None):
-        fields = ["title", "slug", "content", "status", "preview_link", "view_count", "published_at",
-                  "created_at", "updated_at"]
+        fields = [
+            "title",
+            "slug",
+            "content",
+            "status",
+            "preview_link",
+            "view_count",
+            "published_at",
+            "created_at",
+            "updated_at",
+        ]
         if request.user.is_superuser:
             fields.insert(0, "author")
         return fields
@@ -125,7 +134,9 @@ class PostAdmin(admin.ModelAdmin):
     def preview_link(self, post):
         if not post.pk:
             return "Save the post to preview it."
-        return format_html('<a href="{}">Preview this post</a>', reverse("admin:publisher_post_preview", args=[post.pk]))
+        return format_html(
+            '<a href="{}">Preview this post</a>', reverse("admin:publisher_post_preview", args=[post.pk])
+        )
 
 
 @admin.register(ReportDelivery)
@@ -135,8 +146,17 @@ class ReportDeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "period_start"
     search_fields = ("author__email", "task_id")
     list_select_related = ("author", "run")
-    readonly_fields = ("author", "kind", "period_start", "run", "task_id", "claimed_at", "sent_at", "error",
-                       "created_at")
+    readonly_fields = (
+        "author",
+        "kind",
+        "period_start",
+        "run",
+        "task_id",
+        "claimed_at",
+        "sent_at",
+        "error",
+        "created_at",
+    )
     actions = ["retry_failed_deliveries"]
 
     @admin.action(description="Retry the selected failed reports")
@@ -180,11 +200,15 @@ class ReportRunAdmin(SuperusersOnly, admin.ModelAdmin):
 
     def get_queryset(self, request):
         status = ReportDelivery.Status
-        return super().get_queryset(request).annotate(
-            sent=Count("deliveries", filter=Q(deliveries__status=status.SENT)),
-            failed=Count("deliveries", filter=Q(deliveries__status=status.FAILED)),
-            skipped=Count("deliveries", filter=Q(deliveries__status=status.SKIPPED)),
-            total=Count("deliveries"),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                sent=Count("deliveries", filter=Q(deliveries__status=status.SENT)),
+                failed=Count("deliveries", filter=Q(deliveries__status=status.FAILED)),
+                skipped=Count("deliveries", filter=Q(deliveries__status=status.SKIPPED)),
+                total=Count("deliveries"),
+            )
         )
 
     def get_urls(self):
@@ -218,7 +242,11 @@ class ReportRunAdmin(SuperusersOnly, admin.ModelAdmin):
         return format_html(
             '<span class="report-run-progress" data-url="{}"><progress max="{}" value="{}"></progress> '
             '<span class="report-run-progress-text">{} of {} done</span></span>',
-            reverse("admin:publisher_reportrun_progress", args=[run.pk]), run.total, done, done, run.total,
+            reverse("admin:publisher_reportrun_progress", args=[run.pk]),
+            run.total,
+            done,
+            done,
+            run.total,
         )
 
     @admin.display(description="Failed deliveries")
@@ -229,8 +257,12 @@ class ReportRunAdmin(SuperusersOnly, admin.ModelAdmin):
         items = format_html_join(
             "", "<li>{} ({} {}): {}</li>", ((d.author, d.kind, d.period_start, d.error) for d in failed)
         )
-        retry_url = reverse("admin:publisher_reportdelivery_changelist") + f"?run__id__exact={run.pk}&status__exact=failed"
-        return format_html('<ul class="failed-deliveries">{}</ul><a href="{}">Select them to retry</a>', items, retry_url)
+        retry_url = (
+            reverse("admin:publisher_reportdelivery_changelist") + f"?run__id__exact={run.pk}&status__exact=failed"
+        )
+        return format_html(
+            '<ul class="failed-deliveries">{}</ul><a href="{}">Select them to retry</a>', items, retry_url
+        )
 
     @admin.action(description="Retry the failed reports of the selected runs")
     def retry_failed_deliveries(self, request, queryset):

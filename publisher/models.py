@@ -136,7 +136,11 @@ class ReportDelivery(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DAILY)
     period_start = models.DateField(help_text="The first day of the period, in the author's days.")
     run = models.ForeignKey(
-        ReportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries",
+        ReportRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
         help_text="The tick that found it due; empty when sent by hand (command or admin).",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)

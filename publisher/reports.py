@@ -82,9 +82,9 @@ def latest_periods(chunk, *, now, kind=None, period_start=None):
     groups = defaultdict(list)
     for pk, time_zone, frequency in chunk:
         author_kind = kind or frequency
-        start = period_start or report_times.last_complete_period(
-            now=now, time_zone=time_zone, frequency=author_kind
-        )[0]
+        start = (
+            period_start or report_times.last_complete_period(now=now, time_zone=time_zone, frequency=author_kind)[0]
+        )
         groups[author_kind, start].append(pk)
     return dict(groups)
 
@@ -108,9 +108,7 @@ def missed_slots(*, slot, now, time_zone, hour, frequency):
     """The slots from `slot` up to `now`, and the first one after now. Slots older than CATCH_UP_AT_MOST (a
     platform down for weeks, an author who had stopped publishing) are passed over without a record."""
     if now - slot > CATCH_UP_AT_MOST:
-        slot = report_times.next_slot(
-            after=now - CATCH_UP_AT_MOST, time_zone=time_zone, hour=hour, frequency=frequency
-        )
+        slot = report_times.next_slot(after=now - CATCH_UP_AT_MOST, time_zone=time_zone, hour=hour, frequency=frequency)
     slots = []
     while slot <= now:
         slots.append(slot)
@@ -229,9 +227,7 @@ def build_reports(*, author_ids, period_start, kind=DAILY):
     step = 7 if kind == WEEKLY else 1
     end = period_end(kind, period_start)
     bar_starts = series_days(kind, period_start)
-    authors = (
-        User.objects.filter(pk__in=author_ids).only("pk", "email", "full_name", "report_time_zone").order_by("pk")
-    )
+    authors = User.objects.filter(pk__in=author_ids).only("pk", "email", "full_name", "report_time_zone").order_by("pk")
     posts = list(
         Post.objects.filter(author_id__in=author_ids, status=Post.Status.PUBLISHED)
         .order_by("author_id", "pk")
@@ -264,7 +260,9 @@ def build_reports(*, author_ids, period_start, kind=DAILY):
         )
     reports = []
     for author in authors:
-        rows = sorted(rows_by_author.get(author.pk, []), key=lambda r: (-r["views_in_period"], -r["total_views"], r["title"]))
+        rows = sorted(
+            rows_by_author.get(author.pk, []), key=lambda r: (-r["views_in_period"], -r["total_views"], r["title"])
+        )
         if not rows:
             continue
         total_series = [(start, sum(r["series"][i][1] for r in rows)) for i, start in enumerate(bar_starts)]
@@ -349,7 +347,10 @@ def _release_claims_with_nothing_to_report(*, author_ids, kind, period_start, ta
     behind as "sending" (should they publish again, the admin's "send now" may still mail them)."""
     if author_ids:
         ReportDelivery.objects.filter(
-            author_id__in=author_ids, kind=kind, period_start=period_start, task_id=task_id,
+            author_id__in=author_ids,
+            kind=kind,
+            period_start=period_start,
+            task_id=task_id,
             status=ReportDelivery.Status.SENDING,
         ).delete()
 

@@ -20,7 +20,11 @@ def _every(seconds):
 
 def _daily_at(hour, minute=0):
     schedule, _ = CrontabSchedule.objects.get_or_create(
-        minute=str(minute), hour=str(hour), day_of_week="*", day_of_month="*", month_of_year="*",
+        minute=str(minute),
+        hour=str(hour),
+        day_of_week="*",
+        day_of_month="*",
+        month_of_year="*",
         timezone=settings.TIME_ZONE,
     )
     return {"crontab": schedule}
@@ -29,14 +33,26 @@ def _daily_at(hour, minute=0):
 def ensure_periodic_tasks():
     wanted = {
         # Every 15 minutes, so that authors in :30 and :45 zones get theirs on time.
-        DUE_REPORTS: ("publisher.tasks.send_due_reports", _every(900),
-                      "Every 15 minutes: mails each author whose hour has come their report, once per period."),
-        FLUSH_VIEWS: ("publisher.tasks.flush_view_counts", _every(60),
-                      "Moves page views buffered in Redis into the database."),
-        VERIFICATION_SWEEP: ("main.tasks.resend_missing_verifications", _every(300),
-                             "Mails the verification link to users whose sign-up email never left."),
-        RESULT_CLEANUP: ("quick_publisher.tasks.delete_expired_task_results", _daily_at(4),
-                         "Deletes stored task results older than TASK_RESULT_MAX_AGE_DAYS."),
+        DUE_REPORTS: (
+            "publisher.tasks.send_due_reports",
+            _every(900),
+            "Every 15 minutes: mails each author whose hour has come their report, once per period.",
+        ),
+        FLUSH_VIEWS: (
+            "publisher.tasks.flush_view_counts",
+            _every(60),
+            "Moves page views buffered in Redis into the database.",
+        ),
+        VERIFICATION_SWEEP: (
+            "main.tasks.resend_missing_verifications",
+            _every(300),
+            "Mails the verification link to users whose sign-up email never left.",
+        ),
+        RESULT_CLEANUP: (
+            "quick_publisher.tasks.delete_expired_task_results",
+            _daily_at(4),
+            "Deletes stored task results older than TASK_RESULT_MAX_AGE_DAYS.",
+        ),
     }
     for name, (task, schedule, description) in wanted.items():
         PeriodicTask.objects.get_or_create(name=name, defaults={"task": task, "description": description, **schedule})

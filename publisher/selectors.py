@@ -7,6 +7,15 @@ def published_posts():
 
 def published_post(slug):
     """The post a post page shows, with only what the page reads (it is kept in the post page cache)."""
-    fields = ("title", "slug", "content_html", "status", "published_at", "view_count", "author__full_name",
-              "author__email", "author__report_time_zone")  # the zone: a view is counted on the author's day
+    fields = (
+        "title",
+        "slug",
+        "content_html",
+        "status",
+        "published_at",
+        "view_count",
+        "author__full_name",
+        "author__email",
+        "author__report_time_zone",
+    )  # the zone: a view is counted on the author's day
     return published_posts().filter(slug=slug).only(*fields).first()

@@ -23,8 +23,24 @@ logger = logging.getLogger(__name__)
 AUTHORS_GROUP = "Authors"
 # First path segments that belong to the site, never to a post.
 RESERVED_SLUGS = frozenset(
-    {"admin", "signup", "verify", "login", "logout", "account", "password-reset", "feed", "sitemap-xml", "healthz",
-     "inbox", "reports", "static", "media", "page", "api"}
+    {
+        "admin",
+        "signup",
+        "verify",
+        "login",
+        "logout",
+        "account",
+        "password-reset",
+        "feed",
+        "sitemap-xml",
+        "healthz",
+        "inbox",
+        "reports",
+        "static",
+        "media",
+        "page",
+        "api",
+    }
 )
 VIEW_FLUSH_RECORDS_KEPT = timedelta(days=30)
 

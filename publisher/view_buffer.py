@@ -163,4 +163,3 @@ def drop_batch(batch_id, *, views_in_database):
     for post_id, views in views_in_database.items():
         args += [post_id, views]
     run_script(DROP_BATCH, keys=[FLUSHING, IN_DATABASE], args=args)
-

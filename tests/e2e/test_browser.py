@@ -39,8 +39,14 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "var" / "e2e"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 PROCESSES = ("web", "worker", "beat", "mail")  # Redis is the test session's
 STARTUP_TIMEOUT = 60
@@ -114,8 +120,12 @@ class Platform:
 
     def manage(self, *args, **env):
         result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env={**self.env, **env},
-            capture_output=True, text=True, timeout=180,
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
         assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
         return result.stdout
@@ -126,7 +136,11 @@ class Platform:
         # `-e /dev/null`: honcho would otherwise load .env over this environment.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-e", os.devnull, *PROCESSES],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while not (self._answers(f"{self.url}/healthz") and self._listens(self.smtp_port)):
@@ -293,8 +307,12 @@ def platform():
 def superuser(platform):
     password = secrets.token_urlsafe(16)
     platform.manage(
-        "createsuperuser", "--noinput", "--email", SUPERUSER_EMAIL,
-        DJANGO_SUPERUSER_PASSWORD=password, DJANGO_SUPERUSER_FULL_NAME="Site admin",
+        "createsuperuser",
+        "--noinput",
+        "--email",
+        SUPERUSER_EMAIL,
+        DJANGO_SUPERUSER_PASSWORD=password,
+        DJANGO_SUPERUSER_FULL_NAME="Site admin",
     )
     return {"email": SUPERUSER_EMAIL, "password": password}
 
@@ -337,7 +355,9 @@ def reload_until(page, platform, path, find, what, timeout=WAIT_TIMEOUT):
 
 def open_email(page, platform, *, to, subject, inbox_screenshot):
     row = reload_until(
-        page, platform, "/inbox/",
+        page,
+        platform,
+        "/inbox/",
         lambda p: p.locator("table.inbox tbody tr").filter(has_text=to).filter(has_text=subject),
         f"an email to {to} about {subject!r} in the local inbox",
     )
@@ -361,8 +381,11 @@ def run_periodic_task(page, name):
 
 def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browser, platform, superuser):
     expect.set_options(timeout=15_000)
-    author = {"email": f"ada-{secrets.token_hex(3)}@example.com", "name": "Ada Lovelace",
-              "password": secrets.token_urlsafe(16)}
+    author = {
+        "email": f"ada-{secrets.token_hex(3)}@example.com",
+        "name": "Ada Lovelace",
+        "password": secrets.token_urlsafe(16),
+    }
     # The author's browser is in Kathmandu (+05:45): sign-up takes that zone, and their views are counted on its days.
     author_zone = "Asia/Kathmandu"
     today = datetime.datetime.now(ZoneInfo(author_zone)).date()
@@ -396,8 +419,13 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     # confirm, because GET never verifies.
     page.get_by_role("contentinfo").get_by_role("link", name="Local inbox").click()
     expect(page.get_by_role("heading", name="Local inbox")).to_be_visible()
-    open_email(page, platform, to=author["email"], subject="Confirm your email address for Quick Publisher",
-               inbox_screenshot="inbox")
+    open_email(
+        page,
+        platform,
+        to=author["email"],
+        subject="Confirm your email address for Quick Publisher",
+        inbox_screenshot="inbox",
+    )
     expect(page.locator("pre.email-text")).to_contain_text(f"{platform.url}/verify/")
     screenshot(page, "verification-email")
     page.frame_locator("iframe.email-html").get_by_role("link", name="Confirm my email address").click()
@@ -442,8 +470,10 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     admin_context = person_context(browser, platform)
     admin = admin_context.new_page()
     refused_by_policy = []
-    admin.on("console", lambda m: "Content Security Policy" in m.text
-             and refused_by_policy.append({"url": admin.url, "text": m.text}))
+    admin.on(
+        "console",
+        lambda m: "Content Security Policy" in m.text and refused_by_policy.append({"url": admin.url, "text": m.text}),
+    )
     admin.goto("/admin/")
     admin.get_by_label("Email address").fill(superuser["email"])
     admin.get_by_label("Password").fill(superuser["password"])
@@ -454,9 +484,12 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     screenshot(admin, "admin-periodic-tasks")
     run_periodic_task(admin, "Flush view counts")
     reload_until(
-        admin, platform, "/admin/publisher/post/",
-        lambda p: p.locator("#result_list tbody tr").filter(has_text=TITLE)
-        .locator(f".field-view_count:text-is('{VIEWS}')"),
+        admin,
+        platform,
+        "/admin/publisher/post/",
+        lambda p: (
+            p.locator("#result_list tbody tr").filter(has_text=TITLE).locator(f".field-view_count:text-is('{VIEWS}')")
+        ),
         f"{VIEWS} views of the post in the database",
     )
     admin.goto("/admin/django_celery_beat/periodictask/")
@@ -479,11 +512,18 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     run_periodic_task(admin, ONE_OFF_REPORT)
 
     # 6. The author reads the report: the post, with the right numbers.
-    open_email(page, platform, to=author["email"], subject=f"Your posts on {dateformat.format(today, 'l, j F')}",
-               inbox_screenshot="inbox-with-report")
+    open_email(
+        page,
+        platform,
+        to=author["email"],
+        subject=f"Your posts on {dateformat.format(today, 'l, j F')}",
+        inbox_screenshot="inbox-with-report",
+    )
     text = page.locator("pre.email-text")
     expect(text).to_contain_text(TITLE)
-    expect(text).to_contain_text(f"Views this day: {VIEWS} · Change from the day before: +{VIEWS} · Total views: {VIEWS}")
+    expect(text).to_contain_text(
+        f"Views this day: {VIEWS} · Change from the day before: +{VIEWS} · Total views: {VIEWS}"
+    )
     expect(text).to_contain_text(f"Days are yours, in {author_zone}.")
     html_row = page.frame_locator("iframe.email-html").locator("tbody > tr").filter(has_text=TITLE)
     expect(html_row.locator(":scope > td")).to_have_text([TITLE, str(VIEWS), f"+{VIEWS}", str(VIEWS), ""])
@@ -494,10 +534,14 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     admin.goto("/admin/")
     admin.get_by_role("link", name="Task results").click()
     reload_until(
-        admin, platform, f"/admin/django_celery_results/taskresult/?q={today.isoformat()}",
-        lambda p: p.locator("#result_list tbody tr")
-        .filter(has=p.locator(".field-periodic_task_name", has_text=ONE_OFF_REPORT))
-        .filter(has=p.locator(".field-status", has_text="SUCCESS")),
+        admin,
+        platform,
+        f"/admin/django_celery_results/taskresult/?q={today.isoformat()}",
+        lambda p: (
+            p.locator("#result_list tbody tr")
+            .filter(has=p.locator(".field-periodic_task_name", has_text=ONE_OFF_REPORT))
+            .filter(has=p.locator(".field-status", has_text="SUCCESS"))
+        ),
         "the report run's stored result",
     ).get_by_role("link").first.click()
     expect(admin.locator(".field-task_name .readonly")).to_have_text("publisher.tasks.send_view_count_report")

@@ -163,9 +163,23 @@ class WorkerProcess:
     def __init__(self, name, *, pool, concurrency, env, log_path):
         self.hostname = f"{name}@{socket.gethostname()}"
         self.command = [
-            sys.executable, "-m", "celery", "-A", "quick_publisher", "worker",
-            "--pool", pool, "--concurrency", str(concurrency), "--hostname", self.hostname,
-            "--without-mingle", "--without-gossip", "--without-heartbeat", "--loglevel", "INFO",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "quick_publisher",
+            "worker",
+            "--pool",
+            pool,
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            self.hostname,
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+            "--loglevel",
+            "INFO",
         ]
         self.env = env
         self.log_path = log_path
@@ -174,7 +188,11 @@ class WorkerProcess:
     def start(self, timeout=60):
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                self.command, cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                self.command,
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout

@@ -46,9 +46,7 @@ def test_database_unreachable_mid_report_run_tasks_retry_and_each_author_gets_on
     accepted.open()  # the 250 goes out: the worker now tries to record the third report as sent
 
     wait_until(database_proxy.refusals_done, timeout=30)
-    wait_until(
-        lambda: ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT).count() == AUTHORS, timeout=60
-    )
+    wait_until(lambda: ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT).count() == AUTHORS, timeout=60)
     smtp.settle(1.5)
     assert smtp.count_by_recipient() == {author.email: 1 for author in authors}
     assert ReportDelivery.objects.count() == AUTHORS

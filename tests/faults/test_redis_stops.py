@@ -65,9 +65,7 @@ def test_redis_stopped_during_sign_ups_each_is_saved_fast_and_mailed_once_when_i
 
 
 @pytest.mark.django_db(transaction=True)
-def test_redis_hanging_during_sign_ups_each_answers_within_two_seconds_and_is_mailed_once(
-    private_redis, smtp, request
-):
+def test_redis_hanging_during_sign_ups_each_answers_within_two_seconds_and_is_mailed_once(private_redis, smtp, request):
     """Redis hangs instead of refusing (SIGSTOP: a stalled server, or a network partition): connections open,
     commands get no answer. The cache and the broker must give up within their short timeouts. (The worker
     starts afterwards: in this process, its threads would compete with the requests being timed.)"""

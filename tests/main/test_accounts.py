@@ -124,7 +124,9 @@ def test_signup_form_errors_are_shown_beside_fields(client):
 @pytest.mark.django_db
 def test_signup_logs_in_and_shows_check_your_inbox(client):
     response = client.post(
-        "/signup/", {"email": "me@example.com", "full_name": "Me", "password1": PASSWORD, "password2": PASSWORD}, follow=True
+        "/signup/",
+        {"email": "me@example.com", "full_name": "Me", "password1": PASSWORD, "password2": PASSWORD},
+        follow=True,
     )
     assert "Check your inbox" in response.content.decode()
     assert response.context["user"].email == "me@example.com"
@@ -147,9 +149,7 @@ def test_user_admin_lists_filters_and_never_shows_the_password_hash(admin_client
 def test_user_admin_actions_resend_and_mark_verified(admin_client, celery_worker, smtp_server):
     user = UserFactory(email="pending@example.com")
     smtp_server.wait_for(1)
-    admin_client.post(
-        "/admin/main/user/", {"action": "resend_verification_email", "_selected_action": [user.pk]}
-    )
+    admin_client.post("/admin/main/user/", {"action": "resend_verification_email", "_selected_action": [user.pk]})
     smtp_server.wait_for(2)
     admin_client.post("/admin/main/user/", {"action": "mark_as_verified", "_selected_action": [user.pk]})
     user.refresh_from_db()
@@ -161,7 +161,10 @@ def test_user_admin_actions_resend_and_mark_verified(admin_client, celery_worker
 def test_authors_group_may_only_work_on_posts():
     group = Group.objects.get(name="Authors")
     assert sorted(group.permissions.values_list("codename", flat=True)) == [
-        "add_post", "change_post", "delete_post", "view_post"
+        "add_post",
+        "change_post",
+        "delete_post",
+        "view_post",
     ]
 
 

@@ -56,7 +56,9 @@ def test_inbox_lists_messages_and_shows_text_and_html(local_inbox):
     assert '<a href="http://testserver/verify/abc/"' in message_page  # the text part's link is clickable
     html = views.inbox_message_html(RequestFactory().get("/"), key)
     assert html.content.decode().startswith('<base target="_top">')
-    assert "script-src" not in html["Content-Security-Policy"] and "default-src 'none'" in html["Content-Security-Policy"]
+    assert (
+        "script-src" not in html["Content-Security-Policy"] and "default-src 'none'" in html["Content-Security-Policy"]
+    )
 
 
 @pytest.mark.django_db

@@ -8,8 +8,12 @@ import time_machine
 from main.models import User
 from tests.factories import AuthorFactory
 
-CHOICE = {"full_name": "Ann Author", "report_frequency": "daily", "report_time_zone": "Asia/Kathmandu",
-          "report_hour": "7"}
+CHOICE = {
+    "full_name": "Ann Author",
+    "report_frequency": "daily",
+    "report_time_zone": "Asia/Kathmandu",
+    "report_hour": "7",
+}
 
 
 @pytest.mark.django_db
@@ -35,8 +39,15 @@ def test_account_page_saves_zone_hour_and_frequency_and_moves_the_next_report(cl
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "field, value",
-    [("report_time_zone", "Mars/Olympus_Mons"), ("report_time_zone", ""), ("report_time_zone", "utc "),
-     ("report_hour", "24"), ("report_hour", "-1"), ("report_hour", "seven"), ("report_frequency", "hourly")],
+    [
+        ("report_time_zone", "Mars/Olympus_Mons"),
+        ("report_time_zone", ""),
+        ("report_time_zone", "utc "),
+        ("report_hour", "24"),
+        ("report_hour", "-1"),
+        ("report_hour", "seven"),
+        ("report_frequency", "hourly"),
+    ],
 )
 def test_account_page_refuses_a_bad_zone_hour_or_frequency_as_a_form_error(client, field, value):
     author = AuthorFactory()
@@ -50,11 +61,17 @@ def test_account_page_refuses_a_bad_zone_hour_or_frequency_as_a_form_error(clien
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("sent, stored", [("Pacific/Kiritimati", "Pacific/Kiritimati"), ("Nowhere/Atlantis", "UTC"),
-                                          (None, "UTC")])
+@pytest.mark.parametrize(
+    "sent, stored", [("Pacific/Kiritimati", "Pacific/Kiritimati"), ("Nowhere/Atlantis", "UTC"), (None, "UTC")]
+)
 def test_signup_takes_the_zone_the_browser_sent_or_falls_back_to_time_zone(client, settings, sent, stored):
     settings.TIME_ZONE = "UTC"
-    data = {"email": "new@example.com", "full_name": "New", "password1": "a-long-pass-42x", "password2": "a-long-pass-42x"}
+    data = {
+        "email": "new@example.com",
+        "full_name": "New",
+        "password1": "a-long-pass-42x",
+        "password2": "a-long-pass-42x",
+    }
     if sent is not None:
         data["report_time_zone"] = sent
     assert client.post("/signup/", data).status_code == 302

@@ -109,9 +109,7 @@ def test_sweeper_sends_missed_emails_exactly_once_even_when_run_twice(celery_wor
     user = UserFactory(email="missed@example.com")
     smtp_server.wait_for(1)  # the normal path mailed it; now simulate a user whose email never left
     smtp_server.handler.messages.clear()
-    User.objects.filter(pk=user.pk).update(
-        verification_sent_at=None, date_joined=timezone.now() - timedelta(minutes=2)
-    )
+    User.objects.filter(pk=user.pk).update(verification_sent_at=None, date_joined=timezone.now() - timedelta(minutes=2))
     recent = UserFactory(email="recent@example.com")  # signed up seconds ago: left to the normal path
     smtp_server.wait_for(1)
     smtp_server.handler.messages.clear()
@@ -136,7 +134,9 @@ def test_expired_link_offers_a_new_one(client):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/verify/not-a-uuid/", "/verify/12345678-1234-5678-1234-567812345678/", "/verify/%00/"])
+@pytest.mark.parametrize(
+    "path", ["/verify/not-a-uuid/", "/verify/12345678-1234-5678-1234-567812345678/", "/verify/%00/"]
+)
 def test_malformed_and_unknown_links_are_404(client, path):
     assert client.get(path).status_code == 404
     assert client.post(path).status_code == 404

@@ -172,9 +172,7 @@ def test_an_unverified_staff_user_cannot_publish(client):
     assert "verified email address" in response.content.decode()
     assert not Post.objects.exists()
     draft = DraftFactory(author=user)
-    response = client.post(
-        "/admin/publisher/post/", {"action": "publish", "_selected_action": [draft.pk]}, follow=True
-    )
+    response = client.post("/admin/publisher/post/", {"action": "publish", "_selected_action": [draft.pk]}, follow=True)
     assert "Verify your email address" in response.content.decode()
     draft.refresh_from_db()
     assert not draft.is_published

@@ -24,8 +24,15 @@ from quick_publisher import report_times
 from tests.conftest import html_body, text_body, wait_until
 from tests.factories import AuthorFactory, PostFactory
 
-ZONES = ["UTC", "America/New_York", "Europe/London", "Asia/Kolkata", "Asia/Kathmandu", "Pacific/Kiritimati",
-         "Pacific/Pago_Pago"]
+ZONES = [
+    "UTC",
+    "America/New_York",
+    "Europe/London",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+]
 TICK = timedelta(minutes=15)
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
@@ -147,7 +154,11 @@ def test_eight_days_tick_by_tick_each_author_gets_each_report_due_once_at_their_
     start, clock_change, mailoutbox, tasks_run_in_process
 ):
     end = start + timedelta(days=8)
-    views = {"start": start, "views_from": start.date() - timedelta(days=60), "views_to": end.date() + timedelta(days=1)}
+    views = {
+        "start": start,
+        "views_from": start.date() - timedelta(days=60),
+        "views_to": end.date() + timedelta(days=1),
+    }
     authors = [an_author(zone, frequency, **views) for zone in ZONES for frequency in ("daily", "weekly")]
     # 02:00 is skipped on the spring day (sent at 03:00 EDT, 07:00 UTC); 01:00 happens twice on the fall day.
     skipped_hour = an_author("America/New_York", "daily", hour=2, **views)
@@ -196,8 +207,11 @@ def test_an_outage_across_an_authors_hour_sends_it_late_once_and_one_over_24_hou
     simulation = Simulation()
 
     # Down from 00:50 to 03:20 UTC on the 24th: Kathmandu's hour passed meanwhile; New York's did not.
-    simulation.run(start, start + timedelta(days=2), down=[(datetime(2026, 11, 24, 0, 50, tzinfo=UTC),
-                                                           datetime(2026, 11, 24, 3, 20, tzinfo=UTC))])
+    simulation.run(
+        start,
+        start + timedelta(days=2),
+        down=[(datetime(2026, 11, 24, 0, 50, tzinfo=UTC), datetime(2026, 11, 24, 3, 20, tzinfo=UTC))],
+    )
     late = [(tick, m.subject) for tick, m in simulation.to(kathmandu)]
     assert late == [
         (datetime(2026, 11, 23, 1, 15, tzinfo=UTC), "Your posts on Sunday, 22 November"),
@@ -206,8 +220,11 @@ def test_an_outage_across_an_authors_hour_sends_it_late_once_and_one_over_24_hou
     assert len(simulation.to(new_york)) == 2
 
     # Down for 30 hours across New York's hour on the 25th and 26th: the first is over 24 hours late by then.
-    simulation.run(start + timedelta(days=2, minutes=15), start + timedelta(days=4, hours=12),
-                   down=[(datetime(2026, 11, 25, 11, 0, tzinfo=UTC), datetime(2026, 11, 26, 17, 0, tzinfo=UTC))])
+    simulation.run(
+        start + timedelta(days=2, minutes=15),
+        start + timedelta(days=4, hours=12),
+        down=[(datetime(2026, 11, 25, 11, 0, tzinfo=UTC), datetime(2026, 11, 26, 17, 0, tzinfo=UTC))],
+    )
     assert [(tick, m.subject) for tick, m in simulation.to(new_york)][2:] == [
         (datetime(2026, 11, 26, 17, 0, tzinfo=UTC), "Your posts on Wednesday, 25 November"),
         (datetime(2026, 11, 27, 12, 0, tzinfo=UTC), "Your posts on Thursday, 26 November"),
@@ -227,17 +244,23 @@ def test_finding_the_due_authors_is_one_indexed_query_whatever_their_number():
         found = list(reports.due_authors(now).values_list("pk", flat=True))
     assert len(found) == 10 and len(queries) == 1
     assert "next_report_at" in queries[0]["sql"]
-    assert any(index.fields == ["next_report_at"] or "next_report_at" in str(index) for index in
-               User._meta.indexes) or User._meta.get_field("next_report_at").db_index
+    assert (
+        any(index.fields == ["next_report_at"] or "next_report_at" in str(index) for index in User._meta.indexes)
+        or User._meta.get_field("next_report_at").db_index
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_tick_through_the_real_worker_sends_a_kathmandu_authors_report_at_0115_utc(celery_worker, smtp_server):
     start = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
-    author = an_author("Asia/Kathmandu", "daily", start=start, views_from=date(2026, 11, 1),
-                       views_to=date(2026, 11, 30))
-    for tick in (datetime(2026, 11, 30, 1, 0, tzinfo=UTC), datetime(2026, 11, 30, 1, 15, tzinfo=UTC),
-                 datetime(2026, 11, 30, 1, 30, tzinfo=UTC)):
+    author = an_author(
+        "Asia/Kathmandu", "daily", start=start, views_from=date(2026, 11, 1), views_to=date(2026, 11, 30)
+    )
+    for tick in (
+        datetime(2026, 11, 30, 1, 0, tzinfo=UTC),
+        datetime(2026, 11, 30, 1, 15, tzinfo=UTC),
+        datetime(2026, 11, 30, 1, 30, tzinfo=UTC),
+    ):
         with time_machine.travel(tick, tick=False):
             summary = tasks.queue_due_reports()
         assert summary["queued"] == (1 if tick.minute == 15 else 0)
@@ -292,8 +315,11 @@ def test_the_picture_bars_and_sparkline_match_the_numbers():
     message = view_count_report_email(report)
     [(html, _)] = message.alternatives
 
-    bars = re.findall(r'<td class="bar" title="([^"]+)" aria-label="([^"]+)" data-views="(\d+)" [^>]*>'
-                      r'<div style="height: (\d+)px', html)
+    bars = re.findall(
+        r'<td class="bar" title="([^"]+)" aria-label="([^"]+)" data-views="(\d+)" [^>]*>'
+        r'<div style="height: (\d+)px',
+        html,
+    )
     assert len(bars) == 3 * 14  # two posts and all posts together, 14 days each
     first_days = [period - timedelta(days=13 - i) for i in range(14)]
     expected_a = [13 - i for i in range(14)]
@@ -302,7 +328,7 @@ def test_the_picture_bars_and_sparkline_match_the_numbers():
     assert [v for _, v in rows[0]["series"]] == expected_a and [v for _, v in rows[1]["series"]] == expected_b
     assert [row["title"] for row in report["rows"]] == ["A", "B"]  # a tie on the day: by title; totals last
     for offset, expected in [(0, expected_a), (14, expected_b), (28, [a + b for a, b in zip(expected_a, expected_b)])]:
-        chunk = bars[offset: offset + 14]
+        chunk = bars[offset : offset + 14]
         highest = max(expected)
         for (title, label, views, height), day, value in zip(chunk, first_days, expected):
             assert title == label == f"{day:%a %-d %b}: {value} view{'' if value == 1 else 's'}"
@@ -356,7 +382,11 @@ def test_a_run_records_what_it_found_and_its_deliveries(mailoutbox, tasks_run_in
     assert run.periods == ["daily 2026-11-29"]
     progress = reports.run_progress(run)
     assert {k: progress[k] for k in ("sent", "failed", "skipped", "in_progress", "finished")} == {
-        "sent": 2, "failed": 0, "skipped": 1, "in_progress": 0, "finished": True
+        "sent": 2,
+        "failed": 0,
+        "skipped": 1,
+        "in_progress": 0,
+        "finished": True,
     }
 
 
@@ -366,8 +396,9 @@ def test_the_admins_send_now_takes_the_authors_latest_period_never_a_later_one(
 ):
     # 30 Nov 12:00 UTC is already 1 December 02:00 in Kiritimati: their yesterday is 30 November.
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    author = an_author("Pacific/Kiritimati", "daily", start=now, views_from=date(2026, 11, 1),
-                       views_to=date(2026, 12, 2))
+    author = an_author(
+        "Pacific/Kiritimati", "daily", start=now, views_from=date(2026, 11, 1), views_to=date(2026, 12, 2)
+    )
     assert author.next_report_at == datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # 07:00 on 1 December there
     with time_machine.travel(now, tick=False):
         admin_client.post("/admin/main/user/", {"action": "send_todays_report_now", "_selected_action": [author.pk]})
@@ -377,7 +408,8 @@ def test_the_admins_send_now_takes_the_authors_latest_period_never_a_later_one(
     simulation.run(now, now + timedelta(days=1, hours=6))  # their hour on 1 and 2 December
     assert [m.subject for _, m in simulation.to(author)] == ["Your posts on Tuesday, 1 December"]
     assert list(ReportDelivery.objects.order_by("period_start").values_list("period_start", "status")) == [
-        (date(2026, 11, 30), "sent"), (date(2026, 12, 1), "sent")
+        (date(2026, 11, 30), "sent"),
+        (date(2026, 12, 1), "sent"),
     ]
 
 
@@ -388,10 +420,10 @@ def test_the_command_sends_weekly_reports_or_one_authors(celery_worker, smtp_ser
     from django.core.management import call_command
 
     start = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)
-    weekly = an_author("Europe/London", "weekly", start=start, views_from=date(2026, 10, 1),
-                       views_to=date(2026, 11, 30))
-    daily = an_author("Asia/Kolkata", "daily", start=start, views_from=date(2026, 10, 1),
-                      views_to=date(2026, 11, 30))
+    weekly = an_author(
+        "Europe/London", "weekly", start=start, views_from=date(2026, 10, 1), views_to=date(2026, 11, 30)
+    )
+    daily = an_author("Asia/Kolkata", "daily", start=start, views_from=date(2026, 10, 1), views_to=date(2026, 11, 30))
     call_command("send_view_count_report", "--weekly", "--date", "2026-11-25", stdout=StringIO())
     [message] = smtp_server.wait_for(1)
     assert (message["To"], message["Subject"]) == (weekly.email, "Your posts in the week of 23 November")
@@ -427,19 +459,34 @@ def test_a_tick_takes_the_same_statements_per_chunk_for_5_and_50_due_authors(set
     "start, expected_ticks",
     [
         # 29 March 2026: 01:00 GMT jumps to 02:00 BST, so 01:00 never comes: sent at the jump, 01:00 UTC.
-        (datetime(2026, 3, 27, 12, 0, tzinfo=UTC), [datetime(2026, 3, 28, 1, 0, tzinfo=UTC),
-                                                     datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
-                                                     datetime(2026, 3, 30, 0, 0, tzinfo=UTC)]),
+        (
+            datetime(2026, 3, 27, 12, 0, tzinfo=UTC),
+            [
+                datetime(2026, 3, 28, 1, 0, tzinfo=UTC),
+                datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+                datetime(2026, 3, 30, 0, 0, tzinfo=UTC),
+            ],
+        ),
         # 25 October 2026: 01:00 comes twice (00:00 and 01:00 UTC): sent once, at the first.
-        (datetime(2026, 10, 23, 12, 0, tzinfo=UTC), [datetime(2026, 10, 24, 0, 0, tzinfo=UTC),
-                                                      datetime(2026, 10, 25, 0, 0, tzinfo=UTC),
-                                                      datetime(2026, 10, 26, 1, 0, tzinfo=UTC)]),
+        (
+            datetime(2026, 10, 23, 12, 0, tzinfo=UTC),
+            [
+                datetime(2026, 10, 24, 0, 0, tzinfo=UTC),
+                datetime(2026, 10, 25, 0, 0, tzinfo=UTC),
+                datetime(2026, 10, 26, 1, 0, tzinfo=UTC),
+            ],
+        ),
     ],
 )
-def test_london_at_one_in_the_morning_across_its_clock_changes(start, expected_ticks, mailoutbox,
-                                                              tasks_run_in_process):
-    author = an_author("Europe/London", "daily", hour=1, start=start, views_from=start.date() - timedelta(days=20),
-                       views_to=start.date() + timedelta(days=5))
+def test_london_at_one_in_the_morning_across_its_clock_changes(start, expected_ticks, mailoutbox, tasks_run_in_process):
+    author = an_author(
+        "Europe/London",
+        "daily",
+        hour=1,
+        start=start,
+        views_from=start.date() - timedelta(days=20),
+        views_to=start.date() + timedelta(days=5),
+    )
     simulation = Simulation()
     simulation.run(start, start + timedelta(days=3))
     received = simulation.to(author)

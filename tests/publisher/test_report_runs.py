@@ -43,10 +43,19 @@ def test_the_run_json_follows_the_delivery_records_as_they_change(admin_client, 
         return json.loads(response.content)
 
     started = progress()
-    assert {k: started[k] for k in ("authors_due", "queued", "sent", "failed", "skipped", "in_progress", "total",
-                                    "finished", "periods")} == {
-        "authors_due": 4, "queued": 4, "sent": 0, "failed": 0, "skipped": 0, "in_progress": 4, "total": 4,
-        "finished": False, "periods": ["daily 2026-11-29"],
+    assert {
+        k: started[k]
+        for k in ("authors_due", "queued", "sent", "failed", "skipped", "in_progress", "total", "finished", "periods")
+    } == {
+        "authors_due": 4,
+        "queued": 4,
+        "sent": 0,
+        "failed": 0,
+        "skipped": 0,
+        "in_progress": 4,
+        "total": 4,
+        "finished": False,
+        "periods": ["daily 2026-11-29"],
     }
     period = run.deliveries.first().period_start
     reports.send_reports_to_authors(author_ids=[a.pk for a in authors[:2]], period_start=period, task_id="t1")
@@ -57,8 +66,7 @@ def test_the_run_json_follows_the_delivery_records_as_they_change(admin_client, 
 
     finished = progress()
     records = dict(run.deliveries.values_list("author_id", "status"))
-    assert records == {authors[0].pk: "sent", authors[1].pk: "sent", authors[2].pk: "failed",
-                       authors[3].pk: "skipped"}
+    assert records == {authors[0].pk: "sent", authors[1].pk: "sent", authors[2].pk: "failed", authors[3].pk: "skipped"}
     assert (finished["sent"], finished["failed"], finished["skipped"], finished["in_progress"]) == (2, 1, 1, 0)
     assert finished["finished"] and finished["finished_at"] is not None
 
@@ -78,7 +86,8 @@ def test_the_run_json_follows_the_delivery_records_as_they_change(admin_client, 
 @pytest.mark.django_db
 def test_retrying_a_runs_failed_deliveries_sends_each_once(admin_client, mailoutbox, monkeypatch):
     monkeypatch.setattr(
-        tasks.send_view_count_reports_to_authors, "delay",
+        tasks.send_view_count_reports_to_authors,
+        "delay",
         lambda *args, **kwargs: tasks.send_view_count_reports_to_authors.apply(args, kwargs, throw=True),
     )
     authors = due_authors(2)
@@ -89,8 +98,11 @@ def test_retrying_a_runs_failed_deliveries_sends_each_once(admin_client, mailout
         reports.mark_deliveries_failed(task_id=f"t{author.pk}", error="SMTPServerDisconnected")
 
     for _ in range(2):  # a double click retries nothing more
-        response = admin_client.post("/admin/publisher/reportrun/",
-                                     {"action": "retry_failed_deliveries", "_selected_action": [run.pk]}, follow=True)
+        response = admin_client.post(
+            "/admin/publisher/reportrun/",
+            {"action": "retry_failed_deliveries", "_selected_action": [run.pk]},
+            follow=True,
+        )
         assert response.status_code == 200
     assert sorted(m.to[0] for m in mailoutbox) == sorted(a.email for a in authors)
     assert set(run.deliveries.values_list("status", flat=True)) == {"sent"}
@@ -116,8 +128,9 @@ def test_a_tick_that_finds_nobody_due_records_no_run():
 
 
 @pytest.mark.django_db
-def test_a_delivery_whose_task_the_broker_lost_is_queued_again_by_a_later_tick_and_sent_once(mailoutbox, monkeypatch,
-                                                                                               settings):
+def test_a_delivery_whose_task_the_broker_lost_is_queued_again_by_a_later_tick_and_sent_once(
+    mailoutbox, monkeypatch, settings
+):
     [author] = due_authors(1)
     lost = []
     monkeypatch.setattr(tasks.send_view_count_reports_to_authors, "delay", lambda *a, **k: lost.append(a))
@@ -126,7 +139,8 @@ def test_a_delivery_whose_task_the_broker_lost_is_queued_again_by_a_later_tick_a
     assert len(lost) == 1 and mailoutbox == []
 
     monkeypatch.setattr(
-        tasks.send_view_count_reports_to_authors, "delay",
+        tasks.send_view_count_reports_to_authors,
+        "delay",
         lambda *args, **kwargs: tasks.send_view_count_reports_to_authors.apply(args, kwargs, throw=True),
     )
     later = NOW + timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT + 60)

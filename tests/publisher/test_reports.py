@@ -60,7 +60,9 @@ def author_with_posts(*posts, **author_fields):
     """
     author = AuthorFactory(**author_fields)
     for title, total, daily in posts:
-        post = PostFactory(published_at=published_a_month_ago(), author=author, title=title, slug=slugify(title), view_count=total)
+        post = PostFactory(
+            published_at=published_a_month_ago(), author=author, title=title, slug=slugify(title), view_count=total
+        )
         for days_ago, views in daily.items():
             DailyPostViews.objects.create(post=post, date=report_date() - timedelta(days=days_ago), views=views)
     make_due(author)
@@ -183,7 +185,11 @@ def test_beat_row_mails_each_eligible_author_only_their_own_posts_with_numbers_a
     bob = author_with_posts(("Bob's only post", 3, {0: 1}), full_name="Bob Author")
 
     # Nobody else gets anything: unverified, inactive, opted out, only drafts, no posts at all.
-    PostFactory(published_at=published_a_month_ago(), author=UserFactory(email="unverified@example.com"), title="Unverified's post")
+    PostFactory(
+        published_at=published_a_month_ago(),
+        author=UserFactory(email="unverified@example.com"),
+        title="Unverified's post",
+    )
     author_with_posts(("Inactive's post", 5, {0: 5}), email="inactive@example.com", is_active=False)
     author_with_posts(("Opted out's post", 5, {0: 5}), email="optedout@example.com", report_frequency="off")
     DraftFactory(author=AuthorFactory(email="drafts.only@example.com"), title="Only a draft")
@@ -193,7 +199,10 @@ def test_beat_row_mails_each_eligible_author_only_their_own_posts_with_numbers_a
 
     day = report_date()
     assert {k: summary[k] for k in ("authors_due", "queued", "skipped", "chunks")} == {
-        "authors_due": 2, "queued": 2, "skipped": 0, "chunks": 1
+        "authors_due": 2,
+        "queued": 2,
+        "skipped": 0,
+        "chunks": 1,
     }
     messages = wait_for_reports(smtp_server, 2)
     assert sorted(m["To"] for m in reports_among(smtp_server.settle(1))) == sorted([alice.email, bob.email])
@@ -336,8 +345,9 @@ def test_a_delivery_that_finally_fails_is_recorded_shown_in_the_admin_and_sent_b
     assert "Queued 1 failed report(s) again." in response.content.decode()
     wait_until(lambda: ReportDelivery.objects.filter(author=author, status="sent").exists())
     # Retrying again (a double click) sends nothing more: the delivery is sent, not failed.
-    admin_client.post("/admin/publisher/reportdelivery/",
-                      {"action": "retry_failed_deliveries", "_selected_action": [delivery.pk]})
+    admin_client.post(
+        "/admin/publisher/reportdelivery/", {"action": "retry_failed_deliveries", "_selected_action": [delivery.pk]}
+    )
     [message] = reports_among(smtp_server.settle(1))
     assert message["To"] == "unlucky@example.com"
     assert ReportDelivery.objects.get(author=author).status == "sent"
@@ -359,7 +369,10 @@ def test_task_results_store_the_summary_and_what_each_chunk_sent(celery_worker, 
     assert parent.periodic_task_name == DUE_REPORTS
     summary = json.loads(parent.result)
     assert {k: summary[k] for k in ("authors_due", "queued", "skipped", "chunks")} == {
-        "authors_due": 3, "queued": 3, "skipped": 0, "chunks": 2
+        "authors_due": 3,
+        "queued": 3,
+        "skipped": 0,
+        "chunks": 2,
     }
     chunks = TaskResult.objects.filter(task_name=CHUNK_TASK).order_by("date_created")
     assert [c.status for c in chunks] == ["SUCCESS", "SUCCESS"]
@@ -433,8 +446,14 @@ def test_tampered_or_expired_unsubscribe_token_is_a_400_and_changes_nothing(clie
     ]
     for bad in tampered:
         assert client.get(f"/reports/unsubscribe/{bad}/").status_code == 400
-        assert client.post(f"/reports/unsubscribe/{bad}/", "List-Unsubscribe=One-Click",
-                           content_type="application/x-www-form-urlencoded").status_code == 400
+        assert (
+            client.post(
+                f"/reports/unsubscribe/{bad}/",
+                "List-Unsubscribe=One-Click",
+                content_type="application/x-www-form-urlencoded",
+            ).status_code
+            == 400
+        )
 
     settings.UNSUBSCRIBE_LINK_MAX_AGE = timedelta(seconds=-1)
     assert client.post(f"/reports/unsubscribe/{token}/").status_code == 400
@@ -531,7 +550,10 @@ def test_a_report_email_is_multipart_alternative_with_a_stable_message_id_and_on
     # The same Message-ID each time this author's report for this period is built: receivers fold duplicates.
     message_id = f"<view-report-{author.pk}-daily-{report_date().isoformat()}@quick-publisher>"
     assert parsed["Message-ID"] == view_count_report_email(report).message()["Message-ID"] == message_id
-    assert parsed["List-Unsubscribe"].strip() == f"<http://testserver/reports/unsubscribe/{make_unsubscribe_token(author)}/>"
+    assert (
+        parsed["List-Unsubscribe"].strip()
+        == f"<http://testserver/reports/unsubscribe/{make_unsubscribe_token(author)}/>"
+    )
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
@@ -601,8 +623,9 @@ def test_the_running_beat_follows_the_admin_when_the_tick_is_disabled_and_a_depl
     assert entry.schedule.run_every == timedelta(minutes=15)
 
     row = PeriodicTask.objects.get(name=DUE_REPORTS)
-    admin_client.post("/admin/django_celery_beat/periodictask/",
-                      {"action": "disable_tasks", "_selected_action": [row.pk]})
+    admin_client.post(
+        "/admin/django_celery_beat/periodictask/", {"action": "disable_tasks", "_selected_action": [row.pk]}
+    )
     assert DUE_REPORTS not in beat.schedule
     ensure_periodic_tasks()  # migrating again (a deploy) keeps the admin's choice
     assert not PeriodicTask.objects.get(name=DUE_REPORTS).enabled
@@ -613,8 +636,7 @@ def test_run_once_from_the_periodic_task_admin_sends_the_reports(admin_client, c
     author = author_with_posts(("Run now", 2, {0: 2}))
     row = PeriodicTask.objects.get(name=DUE_REPORTS)
 
-    admin_client.post("/admin/django_celery_beat/periodictask/",
-                      {"action": "run_tasks", "_selected_action": [row.pk]})
+    admin_client.post("/admin/django_celery_beat/periodictask/", {"action": "run_tasks", "_selected_action": [row.pk]})
 
     [message] = wait_for_reports(smtp_server, 1)
     assert message["To"] == author.email
@@ -637,14 +659,20 @@ def test_the_migration_turns_an_installed_daily_row_into_the_tick_keeping_its_sw
     from importlib import import_module
 
     PeriodicTask.objects.filter(name=DUE_REPORTS).delete()
-    crontab, _ = CrontabSchedule.objects.get_or_create(minute="0", hour="7", day_of_week="*", day_of_month="*",
-                                                       month_of_year="*", timezone="UTC")
-    PeriodicTask.objects.create(name="Daily view-count report", task="publisher.tasks.send_view_count_report",
-                                crontab=crontab, enabled=False)
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        minute="0", hour="7", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
+    )
+    PeriodicTask.objects.create(
+        name="Daily view-count report", task="publisher.tasks.send_view_count_report", crontab=crontab, enabled=False
+    )
     import_module("publisher.migrations.0005_report_tick_schedule").forwards(installed_apps, None)
     ensure_periodic_tasks()  # after migrate, as on a deploy
 
     [row] = PeriodicTask.objects.filter(task__startswith="publisher.tasks.send_")
     assert (row.name, row.task, row.interval.every, row.crontab, row.enabled) == (
-        DUE_REPORTS, PARENT_TASK, 900, None, False
+        DUE_REPORTS,
+        PARENT_TASK,
+        900,
+        None,
+        False,
     )

@@ -81,8 +81,14 @@ def test_the_page_shows_the_database_count_plus_the_unflushed_views(client):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "user_agent",
-    ["", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "curl/8.5.0",
-     "facebookexternalhit/1.1", "python-requests/2.32.3", "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/120.0"],
+    [
+        "",
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "curl/8.5.0",
+        "facebookexternalhit/1.1",
+        "python-requests/2.32.3",
+        "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/120.0",
+    ],
 )
 def test_bots_are_not_counted(client, user_agent):
     post = PostFactory()
@@ -143,9 +149,7 @@ def test_a_cached_page_is_served_without_the_database_and_is_the_rendered_page(c
 
 
 @pytest.mark.django_db
-def test_a_signed_in_readers_page_comes_from_the_cache_with_only_their_own_user_read(
-    client, django_assert_num_queries
-):
+def test_a_signed_in_readers_page_comes_from_the_cache_with_only_their_own_user_read(client, django_assert_num_queries):
     post = PostFactory(title="Cached for readers")
     reader = UserFactory(full_name="Signed-in reader")
     client.force_login(reader)

@@ -37,7 +37,12 @@ def test_signup_with_redis_down_answers_within_two_seconds(client, broker_at_dea
     started = time.monotonic()
     response = client.post(
         "/signup/",
-        {"email": "fast@example.com", "full_name": "Fast", "password1": "x-Very-long-pw-1", "password2": "x-Very-long-pw-1"},
+        {
+            "email": "fast@example.com",
+            "full_name": "Fast",
+            "password1": "x-Very-long-pw-1",
+            "password2": "x-Very-long-pw-1",
+        },
     )
     elapsed = time.monotonic() - started
     assert response.status_code == 302

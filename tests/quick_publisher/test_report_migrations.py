@@ -25,8 +25,10 @@ def test_receives_reports_becomes_the_frequency_and_deliveries_become_daily_peri
     executor.migrate(AFTER)
     new = executor.loader.project_state(AFTER).apps
     User, Delivery = new.get_model("main", "User"), new.get_model("publisher", "ReportDelivery")
-    assert dict(User.objects.values_list("email", "report_frequency")) == {"out@example.com": "off",
-                                                                         "in@example.com": "daily"}
+    assert dict(User.objects.values_list("email", "report_frequency")) == {
+        "out@example.com": "off",
+        "in@example.com": "daily",
+    }
     assert User.objects.get(pk=opted_out.pk).next_report_at is None
     assert User.objects.get(pk=receiving.pk).next_report_at is not None
     assert list(Delivery.objects.values_list("author_id", "kind", "period_start", "status")) == [

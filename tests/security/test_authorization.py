@@ -60,8 +60,10 @@ def world():
         "delivery": ReportDelivery.objects.create(author=b, period_start="2024-01-01", status="sent"),
         "daily_views": DailyPostViews.objects.create(post=post_b, date="2024-01-01", views=7),
         "task_result": TaskResult.objects.create(
-            task_id="secret-task", task_name="publisher.tasks.send_view_count_reports_to_authors",
-            status="SUCCESS", result='{"sent_to": ["b@example.com"]}',
+            task_id="secret-task",
+            task_name="publisher.tasks.send_view_count_reports_to_authors",
+            status="SUCCESS",
+            result='{"sent_to": ["b@example.com"]}',
         ),
         "periodic_task": PeriodicTask.objects.order_by("pk").first(),
         "interval": IntervalSchedule.objects.order_by("pk").first(),
@@ -83,10 +85,21 @@ def client_for(client, world, role):
 OK, LOGIN, FORBIDDEN, HIDDEN = "200", "redirect to the admin login", "403", "404 or 403"
 STAFF_WITHOUT_POSTS = {ANONYMOUS: LOGIN, UNVERIFIED: LOGIN, UNVERIFIED_STAFF: FORBIDDEN}
 POST_PAGES = {**STAFF_WITHOUT_POSTS, UNVERIFIED_AUTHOR: OK, AUTHOR_A: OK, AUTHOR_B: OK, SUPERUSER: OK}
-B_POST_PAGES = {**STAFF_WITHOUT_POSTS, UNVERIFIED_STAFF: HIDDEN, UNVERIFIED_AUTHOR: HIDDEN, AUTHOR_A: HIDDEN,
-                AUTHOR_B: OK, SUPERUSER: OK}
-SUPERUSER_ONLY = {**STAFF_WITHOUT_POSTS, UNVERIFIED_AUTHOR: FORBIDDEN, AUTHOR_A: FORBIDDEN, AUTHOR_B: FORBIDDEN,
-                  SUPERUSER: OK}
+B_POST_PAGES = {
+    **STAFF_WITHOUT_POSTS,
+    UNVERIFIED_STAFF: HIDDEN,
+    UNVERIFIED_AUTHOR: HIDDEN,
+    AUTHOR_A: HIDDEN,
+    AUTHOR_B: OK,
+    SUPERUSER: OK,
+}
+SUPERUSER_ONLY = {
+    **STAFF_WITHOUT_POSTS,
+    UNVERIFIED_AUTHOR: FORBIDDEN,
+    AUTHOR_A: FORBIDDEN,
+    AUTHOR_B: FORBIDDEN,
+    SUPERUSER: OK,
+}
 VIEW_ON_SITE = {**B_POST_PAGES, AUTHOR_B: "302", SUPERUSER: "302"}
 
 
@@ -96,8 +109,11 @@ def admin_urls(w):
         # Posts
         "/admin/publisher/post/": POST_PAGES,
         "/admin/publisher/post/add/": POST_PAGES,
-        **{f"/admin/publisher/post/{p.pk}/{page}/": B_POST_PAGES
-           for p in (post, draft) for page in ("change", "delete", "history", "preview")},
+        **{
+            f"/admin/publisher/post/{p.pk}/{page}/": B_POST_PAGES
+            for p in (post, draft)
+            for page in ("change", "delete", "history", "preview")
+        },
         f"/admin/r/{w['post_type']}/{draft.pk}/": VIEW_ON_SITE,
         f"/admin/r/{w['post_type']}/{post.pk}/": VIEW_ON_SITE,
         # Would list every user's address: only for those who may see users.
@@ -105,8 +121,10 @@ def admin_urls(w):
         # Users and groups
         "/admin/main/user/": SUPERUSER_ONLY,
         "/admin/main/user/add/": SUPERUSER_ONLY,
-        **{f"/admin/main/user/{w['users'][AUTHOR_B].pk}/{page}/": SUPERUSER_ONLY
-           for page in ("change", "delete", "history", "password")},
+        **{
+            f"/admin/main/user/{w['users'][AUTHOR_B].pk}/{page}/": SUPERUSER_ONLY
+            for page in ("change", "delete", "history", "password")
+        },
         "/admin/auth/group/": SUPERUSER_ONLY,
         f"/admin/auth/group/{w['authors_group'].pk}/change/": SUPERUSER_ONLY,
         # Reports and views
@@ -165,8 +183,15 @@ def test_the_changelist_shows_only_what_the_role_may_see(client, world, role):
     client = client_for(client, world, role)
     b = world["users"][AUTHOR_B]
     b_email = b.email
-    for query in ("", f"?q={B_SECRET}", "?q=B", "?status__exact=draft", f"?author__id__exact={b.pk}",
-                  "?published_at__year=2000", f"?author={b.pk}"):
+    for query in (
+        "",
+        f"?q={B_SECRET}",
+        "?q=B",
+        "?status__exact=draft",
+        f"?author__id__exact={b.pk}",
+        "?published_at__year=2000",
+        f"?author={b.pk}",
+    ):
         response = client.get(f"/admin/publisher/post/{query}")
         assert response.status_code in {200, 302, 400}, (query, response.status_code)
         page = response.content.decode()
@@ -219,8 +244,15 @@ def test_an_author_cannot_change_or_delete_another_authors_post_by_a_crafted_pos
 def test_a_crafted_author_field_cannot_reassign_a_post(client, world):
     a, b = world["users"][AUTHOR_A], world["users"][AUTHOR_B]
     client = client_for(client, world, AUTHOR_A)
-    form = {"title": "Mine", "slug": "", "content": "x", "status": "draft", "author": b.pk,
-            "view_count": 999, "published_at": "2000-01-01 00:00:00"}
+    form = {
+        "title": "Mine",
+        "slug": "",
+        "content": "x",
+        "status": "draft",
+        "author": b.pk,
+        "view_count": 999,
+        "published_at": "2000-01-01 00:00:00",
+    }
     assert client.post("/admin/publisher/post/add/", form).status_code == 302
     created = Post.objects.get(title="Mine")
     assert created.author == a and created.view_count == 0 and created.published_at is None
@@ -245,16 +277,30 @@ def test_authors_cannot_write_users_groups_schedules_or_task_results(client, wor
     client = client_for(client, world, role)
     me, b = world["users"][role], world["users"][AUTHOR_B]
     attempts = {
-        "/admin/main/user/add/": {"email": "new@example.com", "full_name": "N", "password1": "pw-Long-enough-1",
-                                  "password2": "pw-Long-enough-1"},
-        f"/admin/main/user/{me.pk}/change/": {"email": me.email, "full_name": "Me", "is_superuser": "on",
-                                               "is_staff": "on", "is_active": "on", "is_verified": "on"},
+        "/admin/main/user/add/": {
+            "email": "new@example.com",
+            "full_name": "N",
+            "password1": "pw-Long-enough-1",
+            "password2": "pw-Long-enough-1",
+        },
+        f"/admin/main/user/{me.pk}/change/": {
+            "email": me.email,
+            "full_name": "Me",
+            "is_superuser": "on",
+            "is_staff": "on",
+            "is_active": "on",
+            "is_verified": "on",
+        },
         f"/admin/main/user/{b.pk}/password/": {"password1": "pw-Long-enough-1", "password2": "pw-Long-enough-1"},
         f"/admin/main/user/{b.pk}/delete/": {"post": "yes"},
         "/admin/main/user/": {"action": "mark_as_verified", "_selected_action": [me.pk]},
         f"/admin/auth/group/{world['authors_group'].pk}/change/": {"name": "Authors", "permissions": []},
-        "/admin/django_celery_beat/periodictask/add/": {"name": "evil", "task": "main.tasks.send_verification_email",
-                                                         "interval": world["interval"].pk, "enabled": "on"},
+        "/admin/django_celery_beat/periodictask/add/": {
+            "name": "evil",
+            "task": "main.tasks.send_verification_email",
+            "interval": world["interval"].pk,
+            "enabled": "on",
+        },
         f"/admin/django_celery_beat/periodictask/{world['periodic_task'].pk}/delete/": {"post": "yes"},
         f"/admin/django_celery_results/taskresult/{world['task_result'].pk}/delete/": {"post": "yes"},
         f"/admin/publisher/reportdelivery/{world['delivery'].pk}/delete/": {"post": "yes"},
@@ -275,16 +321,18 @@ def test_authors_cannot_write_users_groups_schedules_or_task_results(client, wor
 def test_unverified_authors_cannot_publish_by_form_action_or_change(client, world):
     user = world["users"][UNVERIFIED_AUTHOR]
     client = client_for(client, world, UNVERIFIED_AUTHOR)
-    response = client.post("/admin/publisher/post/add/", {"title": "Early", "slug": "", "content": "x",
-                                                          "status": "published"})
+    response = client.post(
+        "/admin/publisher/post/add/", {"title": "Early", "slug": "", "content": "x", "status": "published"}
+    )
     assert response.status_code == 200 and "verified email address" in response.content.decode()
     assert not Post.objects.filter(title="Early").exists()
     draft = DraftFactory(author=user, title="Mine, unverified")
-    response = client.post(f"/admin/publisher/post/{draft.pk}/change/", {"title": draft.title, "slug": draft.slug,
-                                                                          "content": "x", "status": "published"})
+    response = client.post(
+        f"/admin/publisher/post/{draft.pk}/change/",
+        {"title": draft.title, "slug": draft.slug, "content": "x", "status": "published"},
+    )
     assert response.status_code == 200 and "verified email address" in response.content.decode()
-    response = client.post("/admin/publisher/post/", {"action": "publish", "_selected_action": [draft.pk]},
-                           follow=True)
+    response = client.post("/admin/publisher/post/", {"action": "publish", "_selected_action": [draft.pk]}, follow=True)
     assert "Verify your email address" in response.content.decode()
     draft.refresh_from_db()
     assert not draft.is_published and draft.published_at is None
@@ -293,8 +341,9 @@ def test_unverified_authors_cannot_publish_by_form_action_or_change(client, worl
 
 def test_unverified_staff_without_the_authors_group_cannot_write_a_post(client, world):
     client = client_for(client, world, UNVERIFIED_STAFF)
-    response = client.post("/admin/publisher/post/add/", {"title": "Nope", "slug": "", "content": "x",
-                                                          "status": "draft"})
+    response = client.post(
+        "/admin/publisher/post/add/", {"title": "Nope", "slug": "", "content": "x", "status": "draft"}
+    )
     assert response.status_code == 403
     assert not Post.objects.filter(title="Nope").exists()
 

@@ -54,7 +54,7 @@ NASTY_STRINGS = [
     "\ufeffzero\u200bwidth\u200d",
     "Ⅸ",
     "<script>alert(1)</script>",
-    "\"><img src=x onerror=alert(1)>",
+    '"><img src=x onerror=alert(1)>',
     "' OR '1'='1' --",
     "'; DROP TABLE main_user; --",
     "{{ 7*7 }}{% debug %}",
@@ -215,8 +215,19 @@ def test_pages_that_only_show_something_refuse_other_methods(site, method):
 @bounded
 @given(
     prefix=st.sampled_from(
-        ["/", "/verify/", "/reports/unsubscribe/", "/password-reset/", "/password-reset/MQ/", "/admin/",
-         "/admin/login/", "/static/", "/feed/", "/signup/", "/verify/resend/"]
+        [
+            "/",
+            "/verify/",
+            "/reports/unsubscribe/",
+            "/password-reset/",
+            "/password-reset/MQ/",
+            "/admin/",
+            "/admin/login/",
+            "/static/",
+            "/feed/",
+            "/signup/",
+            "/verify/resend/",
+        ]
     ),
     segment=raw_segment(),
     method=st.sampled_from(["GET", "HEAD", "POST"]),
@@ -327,8 +338,15 @@ def test_signup_refuses_hostile_values_without_leaving_a_row(site, email, full_n
 
 
 @pytest.mark.parametrize(
-    "twin", ["AUTHOR@EXAMPLE.COM", "author@EXAMPLE.com", " author@example.com ", "author@exa\u00admple.com",
-             "author@ex\u200dample.com", "author@EXAMPLE.CO\u200bM"],
+    "twin",
+    [
+        "AUTHOR@EXAMPLE.COM",
+        "author@EXAMPLE.com",
+        " author@example.com ",
+        "author@exa\u00admple.com",
+        "author@ex\u200dample.com",
+        "author@EXAMPLE.CO\u200bM",
+    ],
 )
 def test_another_spelling_of_the_same_mailbox_cannot_open_a_second_account(site, twin):
     forget_rate_limits()
@@ -354,8 +372,14 @@ def test_a_look_alike_domain_is_another_address_and_is_stored_as_it_is_mailed(si
     assert client.post("/login/", {"username": look_alike, "password": PASSWORD}).status_code == 302
 
 
-OPEN_REDIRECTS = ["//evil.example.com/", "https://evil.example.com", "javascript:alert(1)", "/\\evil.example.com",
-                  "\x00", "http:///evil.example.com"]
+OPEN_REDIRECTS = [
+    "//evil.example.com/",
+    "https://evil.example.com",
+    "javascript:alert(1)",
+    "/\\evil.example.com",
+    "\x00",
+    "http:///evil.example.com",
+]
 
 
 @bounded
@@ -404,8 +428,15 @@ def test_account_form_refuses_or_cleans_hostile_names(site, full_name, report_fr
     client = hostile_client()
     client.force_login(user)
     before = row_counts()
-    response = client.post("/account/", {"full_name": full_name, "report_frequency": report_frequency,
-                                         "report_time_zone": report_time_zone, "report_hour": report_hour})
+    response = client.post(
+        "/account/",
+        {
+            "full_name": full_name,
+            "report_frequency": report_frequency,
+            "report_time_zone": report_time_zone,
+            "report_hour": report_hour,
+        },
+    )
     assert_answered(response, "account")
     assert row_counts() == before
     user.refresh_from_db()
@@ -418,8 +449,11 @@ def test_account_form_refuses_or_cleans_hostile_names(site, full_name, report_fr
 
 
 @bounded
-@given(uidb64=st.one_of(raw_segment(), st.none()), token=st.one_of(raw_segment(), st.none()),
-       password=maybe("brand-new-pass-77"))
+@given(
+    uidb64=st.one_of(raw_segment(), st.none()),
+    token=st.one_of(raw_segment(), st.none()),
+    password=maybe("brand-new-pass-77"),
+)
 def test_password_reset_confirm_refuses_hostile_links_and_passwords(site, uidb64, token, password):
     """None stands for the genuine part of the link."""
     author = site["author"]
@@ -509,14 +543,20 @@ def test_oversized_malformed_and_overcrowded_bodies_are_400(site, path):
     too_big = client.post(path, {"email": "a@example.com", "username": "x", "blob": "x" * (3 * 1024 * 1024)})
     too_many = client.post(path, {f"field{i}": "x" for i in range(1_500)})
     broken_multipart = client.generic(
-        "POST", path, b"--boundary\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n\xff\x00",
+        "POST",
+        path,
+        b'--boundary\r\nContent-Disposition: form-data; name="email"\r\n\r\n\xff\x00',
         content_type="multipart/form-data; boundary=",
     )
     bad_charset = client.generic(
         "POST", path, b"email=a%ff%00@example.com", content_type="application/x-www-form-urlencoded; charset=nope"
     )
-    for name, response in [("too big", too_big), ("too many fields", too_many), ("broken multipart", broken_multipart),
-                           ("unknown charset", bad_charset)]:
+    for name, response in [
+        ("too big", too_big),
+        ("too many fields", too_many),
+        ("broken multipart", broken_multipart),
+        ("unknown charset", bad_charset),
+    ]:
         assert_answered(response, f"{name}: {path}")
     assert too_big.status_code == 400 and too_many.status_code == 400
     assert broken_multipart.status_code == 400
@@ -531,11 +571,26 @@ def test_an_unexpected_host_header_is_400(site, host):
 
 
 @bounded
-@given(headers=st.dictionaries(
-    st.sampled_from(["HTTP_USER_AGENT", "HTTP_REFERER", "HTTP_ACCEPT_LANGUAGE", "HTTP_COOKIE", "HTTP_X_FORWARDED_FOR",
-                     "HTTP_ACCEPT", "HTTP_IF_MODIFIED_SINCE", "HTTP_RANGE", "HTTP_X_REAL_IP"]),
-    st.one_of(nasty_text, st.text(alphabet=string.printable, max_size=500)).map(lambda s: s.encode().decode("latin-1")),
-))
+@given(
+    headers=st.dictionaries(
+        st.sampled_from(
+            [
+                "HTTP_USER_AGENT",
+                "HTTP_REFERER",
+                "HTTP_ACCEPT_LANGUAGE",
+                "HTTP_COOKIE",
+                "HTTP_X_FORWARDED_FOR",
+                "HTTP_ACCEPT",
+                "HTTP_IF_MODIFIED_SINCE",
+                "HTTP_RANGE",
+                "HTTP_X_REAL_IP",
+            ]
+        ),
+        st.one_of(nasty_text, st.text(alphabet=string.printable, max_size=500)).map(
+            lambda s: s.encode().decode("latin-1")
+        ),
+    )
+)
 def test_hostile_request_headers_do_not_crash_a_page(site, headers):
     forget_rate_limits()
     client = hostile_client()

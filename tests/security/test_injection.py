@@ -128,9 +128,7 @@ def test_markup_in_a_name_is_escaped_in_the_html_part_and_plain_in_the_text_part
 def test_markup_in_titles_and_names_is_escaped_in_the_report(smtp_server):
     author = AuthorFactory(email="writer@example.com", full_name=MARKUP)
     PostFactory(author=author, title=f"Title {MARKUP}")
-    send_reports_to_authors(
-        author_ids=[author.pk], period_start=timezone.localdate(), task_id="markup-test"
-    )
+    send_reports_to_authors(author_ids=[author.pk], period_start=timezone.localdate(), task_id="markup-test")
     [message] = smtp_server.wait_for(1)
     body = html_body(message)
     assert "<script>" not in body and "<img src=x" not in body
@@ -164,35 +162,35 @@ SCRIPT_PAYLOADS = [
     "[click](&#x6A;avascript&#x3A;alert(1))",
     "[click](vbscript:msgbox(1))",
     "[click][ref]\n\n[ref]: javascript:alert(1)",
-    "<a href=\"javascript:alert(1)\">x</a>",
-    "<a href=\"jav&#x09;ascript:alert(1)\">x</a>",
-    "<a href=\"https://ok.example.com\" onclick=\"alert(1)\">x</a>",
+    '<a href="javascript:alert(1)">x</a>',
+    '<a href="jav&#x09;ascript:alert(1)">x</a>',
+    '<a href="https://ok.example.com" onclick="alert(1)">x</a>',
     "<img src=x onerror=alert(1)>",
-    "<img src=\"x\" ONERROR=\"alert(1)\">",
-    "![x](x\" onerror=\"alert(1))",
+    '<img src="x" ONERROR="alert(1)">',
+    '![x](x" onerror="alert(1))',
     "![x](javascript:alert(1))",
     "<svg onload=alert(1)></svg>",
     "<svg><script>alert(1)</script></svg>",
-    "<svg><a xlink:href=\"javascript:alert(1)\"><text x=\"20\" y=\"20\">x</text></a></svg>",
+    '<svg><a xlink:href="javascript:alert(1)"><text x="20" y="20">x</text></a></svg>',
     "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
-    "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\"></noscript>",
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>',
     "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
     "![x](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
-    "<a href=\"data:text/html,<script>alert(1)</script>\">d</a>",
-    "<iframe src=\"https://evil.example.com\"></iframe>",
-    "<iframe srcdoc=\"<script>alert(1)</script>\"></iframe>",
+    '<a href="data:text/html,<script>alert(1)</script>">d</a>',
+    '<iframe src="https://evil.example.com"></iframe>',
+    '<iframe srcdoc="<script>alert(1)</script>"></iframe>',
     "<style>body{background:url(javascript:alert(1))}</style>",
-    "<p style=\"background:url(javascript:alert(1))\">styled</p>",
-    "<object data=\"https://evil.example.com/x.swf\"></object>",
-    "<embed src=\"https://evil.example.com/x.swf\">",
-    "<form action=\"https://evil.example.com\"><button formaction=\"javascript:alert(1)\">go</button></form>",
-    "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
-    "<base href=\"https://evil.example.com/\">",
-    "<link rel=\"stylesheet\" href=\"https://evil.example.com/x.css\">",
+    '<p style="background:url(javascript:alert(1))">styled</p>',
+    '<object data="https://evil.example.com/x.swf"></object>',
+    '<embed src="https://evil.example.com/x.swf">',
+    '<form action="https://evil.example.com"><button formaction="javascript:alert(1)">go</button></form>',
+    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
+    '<base href="https://evil.example.com/">',
+    '<link rel="stylesheet" href="https://evil.example.com/x.css">',
     "<details open ontoggle=alert(1)>x</details>",
     "<body onload=alert(1)>",
     "<input autofocus onfocus=alert(1)>",
-    "<video><source onerror=\"alert(1)\"></video>",
+    '<video><source onerror="alert(1)"></video>',
     "<!--<script>alert(1)//--><script>alert(1)</script>",
     "<template><script>alert(1)</script></template>",
     "```\n<script>alert(1)</script>\n```",
@@ -265,9 +263,35 @@ def test_rendered_markdown_cannot_run_script(payload):
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.one_of(st.sampled_from(SCRIPT_PAYLOADS), st.text(max_size=40),
-                  st.sampled_from(["<", ">", "\"", "'", "=", "&#", ";", "javascript:", "on", "error", "\n\n", "](", "[",
-                                   ")", "<a href=", "<img src=", " ", "\t", "`", "<!--", "-->"])),
+        st.one_of(
+            st.sampled_from(SCRIPT_PAYLOADS),
+            st.text(max_size=40),
+            st.sampled_from(
+                [
+                    "<",
+                    ">",
+                    '"',
+                    "'",
+                    "=",
+                    "&#",
+                    ";",
+                    "javascript:",
+                    "on",
+                    "error",
+                    "\n\n",
+                    "](",
+                    "[",
+                    ")",
+                    "<a href=",
+                    "<img src=",
+                    " ",
+                    "\t",
+                    "`",
+                    "<!--",
+                    "-->",
+                ]
+            ),
+        ),
         max_size=25,
     ).map("".join)
 )

@@ -67,8 +67,9 @@ def test_each_form_answers_429_for_one_account_from_many_addresses(client, quick
     limit = allowed(getattr(django_settings, setting))
     field = "username" if "login" in form else "email"
     statuses = [
-        client.post(path, {field: "Target@Example.com", "password": "guess"}, REMOTE_ADDR=f"10.1.{n // 250}.{n % 250}")
-        .status_code
+        client.post(
+            path, {field: "Target@Example.com", "password": "guess"}, REMOTE_ADDR=f"10.1.{n // 250}.{n % 250}"
+        ).status_code
         for n in range(limit + 1)
     ]
     assert 429 not in statuses[:limit] and statuses[limit] == 429, statuses
@@ -78,10 +79,13 @@ def test_each_form_answers_429_for_one_account_from_many_addresses(client, quick
 def test_login_and_admin_login_share_one_budget(client, quick_password_hashing):
     limit = allowed(django_settings.LOGIN_RATE_LIMIT)
     half = limit // 2
-    statuses = [client.post("/login/", {"username": f"a{n}@example.com", "password": "x"}).status_code
-                for n in range(half)]
-    statuses += [client.post("/admin/login/", {"username": f"b{n}@example.com", "password": "x"}).status_code
-                 for n in range(limit - half + 1)]
+    statuses = [
+        client.post("/login/", {"username": f"a{n}@example.com", "password": "x"}).status_code for n in range(half)
+    ]
+    statuses += [
+        client.post("/admin/login/", {"username": f"b{n}@example.com", "password": "x"}).status_code
+        for n in range(limit - half + 1)
+    ]
     assert statuses[-1] == 429 and 429 not in statuses[:-1], statuses
 
 
@@ -123,8 +127,11 @@ def test_login_answers_the_same_for_a_wrong_password_and_an_unknown_address(clie
     inactive = AuthorFactory(email="gone@example.com")
     User.objects.filter(pk=inactive.pk).update(is_active=False)
     pages = []
-    for email, password in [("writer@example.com", "wrong"), ("nobody@example.com", "wrong"),
-                            ("gone@example.com", PASSWORD)]:
+    for email, password in [
+        ("writer@example.com", "wrong"),
+        ("nobody@example.com", "wrong"),
+        ("gone@example.com", PASSWORD),
+    ]:
         response = client.post("/login/", {"username": email, "password": password})
         assert response.status_code == 200
         pages.append(same_page(response, email))
@@ -211,9 +218,19 @@ PRODUCTION_ENV = {
     "SITE_URL": "https://blog.example.com",
 }
 SETTINGS_TO_READ = [
-    "DEBUG", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "SESSION_COOKIE_SAMESITE", "CSRF_COOKIE_SECURE",
-    "CSRF_COOKIE_HTTPONLY", "CSRF_COOKIE_SAMESITE", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS",
-    "SECURE_CONTENT_TYPE_NOSNIFF", "X_FRAME_OPTIONS", "SECURE_REFERRER_POLICY", "SECURE_PROXY_SSL_HEADER",
+    "DEBUG",
+    "SESSION_COOKIE_SECURE",
+    "SESSION_COOKIE_HTTPONLY",
+    "SESSION_COOKIE_SAMESITE",
+    "CSRF_COOKIE_SECURE",
+    "CSRF_COOKIE_HTTPONLY",
+    "CSRF_COOKIE_SAMESITE",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_CONTENT_TYPE_NOSNIFF",
+    "X_FRAME_OPTIONS",
+    "SECURE_REFERRER_POLICY",
+    "SECURE_PROXY_SSL_HEADER",
 ]
 
 
@@ -263,8 +280,19 @@ def csp_directives(response):
 def test_every_public_page_has_a_content_security_policy_that_refuses_inline_script(client):
     post = PostFactory()
     user = UserFactory()
-    pages = ["/", f"/{post.slug}/", "/signup/", "/login/", "/verify/resend/", "/password-reset/",
-             f"/verify/{user.verification_uuid}/", "/no-such-post/", "/admin/login/", "/feed/", "/sitemap.xml"]
+    pages = [
+        "/",
+        f"/{post.slug}/",
+        "/signup/",
+        "/login/",
+        "/verify/resend/",
+        "/password-reset/",
+        f"/verify/{user.verification_uuid}/",
+        "/no-such-post/",
+        "/admin/login/",
+        "/feed/",
+        "/sitemap.xml",
+    ]
     for path in pages:
         response = client.get(path)
         directives = csp_directives(response)
@@ -296,14 +324,24 @@ def test_no_template_of_ours_relies_on_inline_script():
 def test_the_admin_pages_run_no_inline_script(admin_client):
     """Rendered, with the third-party admins' templates: every script is a file; inline ones are data only."""
     task = PeriodicTask.objects.get(name=DUE_REPORTS)
-    pages = ["/admin/", "/admin/publisher/post/add/", "/admin/django_celery_beat/periodictask/",
-             "/admin/django_celery_beat/periodictask/add/", f"/admin/django_celery_beat/periodictask/{task.pk}/change/",
-             "/admin/publisher/reportrun/", "/admin/publisher/reportdelivery/", "/admin/main/user/"]
+    pages = [
+        "/admin/",
+        "/admin/publisher/post/add/",
+        "/admin/django_celery_beat/periodictask/",
+        "/admin/django_celery_beat/periodictask/add/",
+        f"/admin/django_celery_beat/periodictask/{task.pk}/change/",
+        "/admin/publisher/reportrun/",
+        "/admin/publisher/reportdelivery/",
+        "/admin/main/user/",
+    ]
     for path in pages:
         response = admin_client.get(path)
         assert response.status_code == 200, path
-        inline = [tag for tag in re.findall(r"<script\b[^>]*>", response.content.decode(), re.I)
-                  if "src=" not in tag and 'type="application/json"' not in tag]
+        inline = [
+            tag
+            for tag in re.findall(r"<script\b[^>]*>", response.content.decode(), re.I)
+            if "src=" not in tag and 'type="application/json"' not in tag
+        ]
         assert not inline, (path, inline)
 
 
@@ -346,13 +384,15 @@ def secrets_in(text):
 
 # The scanner's own test vectors, split so that this file does not contain them whole. An earlier commit of this
 # file did, so the history scan below knows them by what the scanner reports for them.
-FAKE_LEAKS = "\n".join([
-    "SECRET_KEY" + ' = "n8#x!q2v$k0z@4m7p1r9t6w3y5u8i0o2"',
-    "EMAIL_HOST_PASSWORD" + ": 'hunter2hunter2'",
-    "DATABASE_URL=postgres://app:" + "s3cretpw@db.internal:5432/app",
-    "-----BEGIN OPENSSH " + "PRIVATE KEY-----",
-    "AKIA" + "ABCDEFGHIJKLMNOP",
-])
+FAKE_LEAKS = "\n".join(
+    [
+        "SECRET_KEY" + ' = "n8#x!q2v$k0z@4m7p1r9t6w3y5u8i0o2"',
+        "EMAIL_HOST_PASSWORD" + ": 'hunter2hunter2'",
+        "DATABASE_URL=postgres://app:" + "s3cretpw@db.internal:5432/app",
+        "-----BEGIN OPENSSH " + "PRIVATE KEY-----",
+        "AKIA" + "ABCDEFGHIJKLMNOP",
+    ]
+)
 
 
 def test_the_secret_scanner_finds_what_it_looks_for():
@@ -422,8 +462,10 @@ def installed_runtime_pins():
 
 def test_pinned_dependencies_have_no_known_vulnerability(tmp_path):
     if not vulnerability_service_answers():
-        pytest.skip("PyPI's vulnerability data (https://pypi.org/pypi/<name>/<version>/json) does not answer from "
-                    "here (offline, or a proxy without that API): nothing to audit against")
+        pytest.skip(
+            "PyPI's vulnerability data (https://pypi.org/pypi/<name>/<version>/json) does not answer from "
+            "here (offline, or a proxy without that API): nothing to audit against"
+        )
     pins = installed_runtime_pins()
     assert "django" in pins and "kombu" in pins  # direct and indirect dependencies alike
     requirements = tmp_path / "installed-requirements.txt"
@@ -431,6 +473,8 @@ def test_pinned_dependencies_have_no_known_vulnerability(tmp_path):
     pip_audit = Path(sys.executable).with_name("pip-audit")
     result = subprocess.run(
         [str(pip_audit), "-r", str(requirements), "--no-deps", "--strict", "--desc", "on", "--progress-spinner", "off"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
