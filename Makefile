@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint test-e2e bench bench-views bench-flush bench-reports audit install clean
+.PHONY: run test lint test-e2e bench bench-views bench-flush bench-reports bench-due-reports audit install clean
 
 install: $(VENV)/.installed
 
@@ -49,7 +49,7 @@ test-e2e: install
 
 # Benchmarks (README, "Benchmarks"): PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, wrk for bench-views.
 # Each prints every figure before it fails; `make -k bench` runs all three even when one misses a target.
-bench: bench-views bench-flush bench-reports
+bench: bench-views bench-flush bench-reports bench-due-reports
 
 bench-views: install
 	python bench/views.py
@@ -59,6 +59,9 @@ bench-flush: install
 
 bench-reports: install
 	python bench/reports.py
+
+bench-due-reports: install
+	python bench/due_reports.py
 
 audit: install
 	pip-audit --strict -r requirements.txt

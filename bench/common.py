@@ -267,7 +267,7 @@ def create_authors(count, *, first_number=0, batch_size=5000):
                 is_active=True,
                 is_verified=True,
                 verified_at=now,
-                receives_reports=True,
+                report_frequency="daily",
             )
             for n in numbers
         )

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -72,9 +73,10 @@ def main():
     env = common.set_up(EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(sink.port))
     workdir = common.log_directory("reports")
     try:
-        from publisher.reports import default_report_date
+        from django.utils import timezone
 
-        report_date, authors, results = default_report_date(), 0, []
+        # Bench authors are in TIME_ZONE (UTC): their yesterday is the server's.
+        report_date, authors, results = timezone.localdate() - timedelta(days=1), 0, []
         for size in AUTHOR_SIZES:
             started = time.monotonic()
             new_authors = common.create_authors(size - authors, first_number=authors)
@@ -104,7 +106,7 @@ def statements_per_chunk(sink, report_date):
     ReportDelivery.objects.all().delete()  # the last run's: these authors would be skipped as already mailed
     chunk = next(eligible_author_id_chunks())
     with CaptureQueriesContext(connection) as statements:
-        sent = send_reports_to_authors(author_ids=chunk, report_date=report_date, task_id="bench-statements")["sent"]
+        sent = send_reports_to_authors(author_ids=chunk, period_start=report_date, task_id="bench-statements")["sent"]
     ReportDelivery.objects.all().delete()  # so that the report runs mail these authors too
     sink.reset()
     return f"{len(statements)} for {len(chunk)} authors, {sent} emails ({len(statements) - sent} besides one per email)"

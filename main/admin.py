@@ -27,19 +27,32 @@ class UserAdmin(DjangoUserAdmin):
     add_form = UserCreationFormByEmail
     ordering = ("-date_joined",)
     list_display = ("email", "full_name", "is_verified", "date_joined", "verification_sent_at", "is_staff")
-    list_filter = ("is_verified", "is_staff", "is_active", "receives_reports")
+    list_filter = ("is_verified", "is_staff", "is_active", "report_frequency")
     search_fields = ("email", "full_name")
-    readonly_fields = ("date_joined", "last_login", "verification_sent_at", "verified_at", "password_link")
+    readonly_fields = (
+        "date_joined",
+        "last_login",
+        "verification_sent_at",
+        "verified_at",
+        "password_link",
+        "next_report_at",
+    )
     # The password hash is never shown, not even masked: only a link to set a new one.
     fieldsets = (
         (None, {"fields": ("email", "full_name", "password_link")}),
         ("Verification", {"fields": ("is_verified", "verification_sent_at", "verified_at")}),
-        ("Reports", {"fields": ("receives_reports",)}),
+        ("Reports", {"fields": ("report_frequency", "report_time_zone", "report_hour", "next_report_at")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),)
     actions = ["resend_verification_email", "mark_as_verified"]
+
+    def save_model(self, request, obj, form, change):
+        # A new user's first report is scheduled as at sign-up; a changed choice moves the next one.
+        changed = form.changed_data if change else services.REPORT_CHOICE_FIELDS
+        services.apply_report_choice(user=obj, changed_fields=changed)
+        super().save_model(request, obj, form, change)
 
     @admin.display(description="Password")
     def password_link(self, user):

@@ -1,6 +1,8 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import BaseUserCreationForm, PasswordResetForm
 
+from quick_publisher import report_times
 from quick_publisher.queueing import queue_after_commit
 
 from .models import User
@@ -8,10 +10,17 @@ from .selectors import user_by_email
 
 
 class SignupForm(BaseUserCreationForm):
+    # Filled by static/main/time_zone.js from the browser; anything else (no script, an unknown zone) is TIME_ZONE.
+    report_time_zone = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
     class Meta:
         model = User
         fields = ("email", "full_name")
         widgets = {"email": forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})}
+
+    def clean_report_time_zone(self):
+        name = self.cleaned_data.get("report_time_zone")
+        return name if report_times.is_time_zone(name) else settings.TIME_ZONE
 
     def clean_email(self):
         email = User.objects.normalize_email(self.cleaned_data["email"])
@@ -28,13 +37,20 @@ class ResendVerificationForm(forms.Form):
 
 
 class AccountForm(forms.ModelForm):
+    report_hour = forms.TypedChoiceField(
+        label="Report hour",
+        coerce=int,
+        choices=[(h, f"{h:02d}:00") for h in range(24)],
+        help_text="In your time zone.",
+    )
+
     class Meta:
         model = User
-        fields = ("full_name", "receives_reports")
-        labels = {"receives_reports": "Email me a daily report of my posts' views"}
-        help_texts = {
-            "receives_reports": "Sent every morning for the day before. You can also turn it off from any report."
-        }
+        fields = ("full_name", "report_frequency", "report_time_zone", "report_hour")
+        labels = {"report_frequency": "Email me a report of my posts' views"}
+        help_texts = {"report_frequency": "You can also turn reports off from any report."}
+        # Searchable over every IANA zone through the page's <datalist id="time-zones">: "Kolk" finds Asia/Kolkata.
+        widgets = {"report_time_zone": forms.TextInput(attrs={"list": "time-zones", "autocomplete": "off"})}
 
     def clean_full_name(self):
         return " ".join(self.cleaned_data["full_name"].split())

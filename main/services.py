@@ -16,13 +16,42 @@ class EmailAlreadyRegistered(Exception):
     pass
 
 
-def register_user(*, email, full_name, password):
+def register_user(*, email, full_name, password, report_time_zone=None):
     """Create an unverified user; the post_save receiver queues the verification email after commit."""
+    user = User(report_time_zone=report_time_zone or settings.TIME_ZONE)  # the model's default hour and frequency
+    user.schedule_next_report()  # the first report, as any change of the choice would
     try:
         with transaction.atomic():
-            return User.objects.create_user(email=email, full_name=full_name, password=password)
+            return User.objects.create_user(
+                email=email,
+                full_name=full_name,
+                password=password,
+                report_time_zone=user.report_time_zone,
+                next_report_at=user.next_report_at,
+            )
     except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
         raise EmailAlreadyRegistered(email) from exc
+
+
+REPORT_CHOICE_FIELDS = ("report_frequency", "report_time_zone", "report_hour")
+
+
+def apply_report_choice(*, user, changed_fields):
+    """A changed report choice moves the next report (next_report_at). Returns whether it did; the caller saves."""
+    if set(changed_fields) & set(REPORT_CHOICE_FIELDS):
+        user.schedule_next_report()
+        return True
+    return False
+
+
+def save_account(*, user, changed_fields):
+    """Save the account page's fields, and the next report's time when the report choice changed."""
+    update_fields = set(changed_fields)
+    if apply_report_choice(user=user, changed_fields=changed_fields):
+        update_fields.add("next_report_at")
+    if update_fields:
+        user.save(update_fields=sorted(update_fields))
+    return user
 
 
 def send_verification_email(*, user_id, resend=False):

@@ -13,6 +13,7 @@ from django.views.generic import FormView, UpdateView
 from django_ratelimit.decorators import ratelimit
 
 from quick_publisher.ratelimits import limit_login_attempts, posted_email
+from quick_publisher.report_times import available_time_zones
 
 from . import health, services
 from . import inbox as dev_inbox
@@ -48,6 +49,7 @@ class SignupView(FormView):
                 email=form.cleaned_data["email"],
                 full_name=form.cleaned_data["full_name"],
                 password=form.cleaned_data["password1"],
+                report_time_zone=form.cleaned_data["report_time_zone"],
             )
         except services.EmailAlreadyRegistered:
             form.add_error("email", "An account with this email address already exists.")
@@ -110,9 +112,13 @@ class AccountView(LoginRequiredMixin, UpdateView):
     def get_object(self, queryset=None):
         return self.request.user
 
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "time_zones": sorted(available_time_zones())}
+
     def form_valid(self, form):
+        services.save_account(user=form.instance, changed_fields=form.changed_data)
         messages.success(self.request, "Your settings are saved.")
-        return super().form_valid(form)
+        return redirect(self.success_url)
 
 
 @method_decorator(limit_login_attempts, name="post")

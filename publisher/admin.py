@@ -5,16 +5,19 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
-from django.shortcuts import render
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from . import services, stats, tasks
+from quick_publisher import report_times
+
+from . import reports, services, stats, tasks
 from .forms import StatsForm
-from .models import DailyPostViews, Post, ReportDelivery
+from .models import DailyPostViews, Post, ReportDelivery, ReportRun
 
 
 class PostAdminForm(forms.ModelForm):
@@ -50,6 +53,11 @@ class PostAdminForm(forms.ModelForm):
         if not slug:
             return slug
         return services.unique_slug(slug, exclude_pk=self.instance.pk)
+
+
+def users_today(user):
+    """Today in the user's own zone: an author's days are theirs (the days their views are counted on)."""
+    return timezone.localdate(timezone=report_times.zone(user.report_time_zone))
 
 
 class PostChangeList(ChangeList):
@@ -108,6 +116,14 @@ class PostAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return (*self.list_filter, "author")
         return self.list_filter
+
+    def changeform_view(self, request, *args, **kwargs):
+        # Dates and times, a scheduled post's included, are shown and entered in the author's own zone.
+        with timezone.override(report_times.zone(request.user.report_time_zone)):
+            response = super().changeform_view(request, *args, **kwargs)
+            if hasattr(response, "render"):
+                response.render()
+            return response
 
     def get_changelist(self, request, **kwargs):
         return PostChangeList
@@ -170,10 +186,10 @@ class PostAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         preview = self.admin_site.admin_view(self.preview_view)
-        stats = self.admin_site.admin_view(self.stats_view)
+        stats_page = self.admin_site.admin_view(self.stats_view)
         stats_csv = self.admin_site.admin_view(self.stats_csv_view)
         return [
-            path("stats/", stats, name="publisher_post_stats"),
+            path("stats/", stats_page, name="publisher_post_stats"),
             path("stats.csv", stats_csv, name="publisher_post_stats_csv"),
             path("<path:object_id>/preview/", preview, name="publisher_post_preview"),
             *super().get_urls(),
@@ -203,7 +219,7 @@ class PostAdmin(admin.ModelAdmin):
         if not form.is_valid():
             return TemplateResponse(request, "admin/publisher/post/stats.html", context, status=400)
         posts = form.chosen_posts()
-        start, end, previous_start = stats.date_range(days=form.cleaned_data["days"], today=timezone.localdate())
+        start, end, previous_start = stats.date_range(days=form.cleaned_data["days"], today=users_today(request.user))
         days = stats.daily_totals(posts, start=start, end=end)
         context.update(
             days=days,
@@ -219,7 +235,7 @@ class PostAdmin(admin.ModelAdmin):
         form = self.stats_form(request)
         if not form.is_valid():
             return HttpResponseBadRequest("Choose a range of 30 or 90 days, and one of your posts or all of them.")
-        start, end, _ = stats.date_range(days=form.cleaned_data["days"], today=timezone.localdate())
+        start, end, _ = stats.date_range(days=form.cleaned_data["days"], today=users_today(request.user))
         rows = stats.daily_rows(form.chosen_posts(), start=start, end=end)
         return StreamingHttpResponse(
             csv_lines([("date", "post", "views", "readers"), *rows]),
@@ -256,12 +272,134 @@ def csv_lines(rows):
 
 @admin.register(ReportDelivery)
 class ReportDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("author", "report_date", "status", "sent_at", "task_id")
-    list_filter = ("status", "report_date")
-    date_hierarchy = "report_date"
+    list_display = ("author", "kind", "period_start", "status", "sent_at", "run", "task_id")
+    list_filter = ("status", "kind", "period_start")
+    date_hierarchy = "period_start"
     search_fields = ("author__email", "task_id")
-    list_select_related = ("author",)
-    readonly_fields = ("author", "report_date", "task_id", "claimed_at", "sent_at", "error", "created_at")
+    list_select_related = ("author", "run")
+    readonly_fields = (
+        "author",
+        "kind",
+        "period_start",
+        "run",
+        "task_id",
+        "claimed_at",
+        "sent_at",
+        "error",
+        "created_at",
+    )
+    actions = ["retry_failed_deliveries"]
+
+    @admin.action(description="Retry the selected failed reports")
+    def retry_failed_deliveries(self, request, queryset):
+        queued = tasks.retry_failed_deliveries(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Queued {queued} failed report(s) again.", messages.SUCCESS)
+
+
+class SuperusersOnly:
+    """Report runs show every author's deliveries: for superusers only."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+
+@admin.register(ReportRun)
+class ReportRunAdmin(SuperusersOnly, admin.ModelAdmin):
+    """One row per tick that found authors due; a run in progress moves its bar without a reload
+    (publisher/static/publisher/report_run_progress.js polls the run's JSON every 2 s: no inline script)."""
+
+    list_display = ("ticked_at", "periods_shown", "authors_due", "queued", "sent", "failed", "skipped", "progress")
+    date_hierarchy = "ticked_at"
+    fields = ("ticked_at", "periods_shown", "authors_due", "queued", "progress", "failed_deliveries")
+    readonly_fields = fields
+    actions = ["retry_failed_deliveries"]
+
+    class Media:
+        js = ("publisher/report_run_progress.js",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        status = ReportDelivery.Status
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                sent=Count("deliveries", filter=Q(deliveries__status=status.SENT)),
+                failed=Count("deliveries", filter=Q(deliveries__status=status.FAILED)),
+                skipped=Count("deliveries", filter=Q(deliveries__status=status.SKIPPED)),
+                total=Count("deliveries"),
+            )
+        )
+
+    def get_urls(self):
+        progress = self.admin_site.admin_view(self.progress_view)
+        return [path("<int:run_id>/progress.json", progress, name="publisher_reportrun_progress"), *super().get_urls()]
+
+    def progress_view(self, request, run_id):
+        if not self.has_view_permission(request):
+            raise Http404("No such run.")
+        return JsonResponse(reports.run_progress(get_object_or_404(ReportRun, pk=run_id)))
+
+    @admin.display(description="Periods")
+    def periods_shown(self, run):
+        return ", ".join(run.periods)
+
+    @admin.display(description="Sent", ordering="sent")
+    def sent(self, run):
+        return run.sent
+
+    @admin.display(description="Failed", ordering="failed")
+    def failed(self, run):
+        return run.failed
+
+    @admin.display(description="Skipped", ordering="skipped")
+    def skipped(self, run):
+        return run.skipped
+
+    @admin.display(description="Progress")
+    def progress(self, run):
+        done = run.sent + run.failed + run.skipped
+        return format_html(
+            '<span class="report-run-progress" data-url="{}"><progress max="{}" value="{}"></progress> '
+            '<span class="report-run-progress-text">{} of {} done</span></span>',
+            reverse("admin:publisher_reportrun_progress", args=[run.pk]),
+            run.total,
+            done,
+            done,
+            run.total,
+        )
+
+    @admin.display(description="Failed deliveries")
+    def failed_deliveries(self, run):
+        failed = run.deliveries.filter(status=ReportDelivery.Status.FAILED).select_related("author")
+        if not failed:
+            return "None."
+        items = format_html_join(
+            "", "<li>{} ({} {}): {}</li>", ((d.author, d.kind, d.period_start, d.error) for d in failed)
+        )
+        retry_url = (
+            reverse("admin:publisher_reportdelivery_changelist") + f"?run__id__exact={run.pk}&status__exact=failed"
+        )
+        return format_html(
+            '<ul class="failed-deliveries">{}</ul><a href="{}">Select them to retry</a>', items, retry_url
+        )
+
+    @admin.action(description="Retry the failed reports of the selected runs")
+    def retry_failed_deliveries(self, request, queryset):
+        failed = ReportDelivery.objects.filter(run__in=queryset, status=ReportDelivery.Status.FAILED)
+        queued = tasks.retry_failed_deliveries(delivery_ids=list(failed.values_list("pk", flat=True)))
+        self.message_user(request, f"Queued {queued} failed report(s) again.", messages.SUCCESS)
 
 
 @admin.register(DailyPostViews)

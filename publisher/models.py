@@ -67,7 +67,8 @@ class Post(models.Model):
 
 
 class DailyPostViews(models.Model):
-    """Views of one post on one day (in TIME_ZONE), so reports can say how yesterday went."""
+    """Views of one post on one day of its author (in their zone when the view was counted), so that reports can
+    say how the author's yesterday went."""
 
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="daily_views")
     date = models.DateField()
@@ -118,18 +119,48 @@ class FlushedPostViews(models.Model):
         return f"{self.post_id} on {self.date}: {self.views}"
 
 
+class ReportRun(models.Model):
+    """One tick of the periodic report task that found authors due: what it found and queued. What became of
+    each report (sent, failed, skipped) is read from the deliveries linked to it, never copied here."""
+
+    ticked_at = models.DateTimeField(db_index=True)
+    periods = models.JSONField(default=list, help_text='The periods it covered, as "daily 2026-11-29".')
+    authors_due = models.PositiveIntegerField(default=0)
+    queued = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-ticked_at", "-pk"]
+
+    def __str__(self):
+        return f"Report run at {self.ticked_at:%Y-%m-%d %H:%M} UTC"
+
+
 class ReportDelivery(models.Model):
-    """One daily report to one author: claimed before the email is sent and marked after, so that each
-    author gets at most one report per date whatever beat, workers and retries do."""
+    """One report (daily or weekly) to one author for one period: claimed before the email is sent and marked
+    after, so that each author gets at most one report per period whatever beat, ticks, workers and retries do."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"  # its hour passed more than a day before a tick could send it: never sent
+
+    class Kind(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
 
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_deliveries")
-    report_date = models.DateField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DAILY)
+    period_start = models.DateField(help_text="The first day of the period, in the author's days.")
+    run = models.ForeignKey(
+        ReportRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+        help_text="The tick that found it due; empty when sent by hand (command or admin).",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     task_id = models.CharField(max_length=255, blank=True, default="")
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -140,9 +171,11 @@ class ReportDelivery(models.Model):
     class Meta:
         verbose_name_plural = "report deliveries"
         constraints = [
-            models.UniqueConstraint(fields=["author", "report_date"], name="report_delivery_author_date_unique")
+            models.UniqueConstraint(
+                fields=["author", "kind", "period_start"], name="report_delivery_author_kind_period_unique"
+            )
         ]
-        indexes = [models.Index(fields=["report_date", "status"], name="report_date_status_idx")]
+        indexes = [models.Index(fields=["period_start", "status"], name="report_period_status_idx")]
 
     def __str__(self):
-        return f"Report for {self.author_id} on {self.report_date}: {self.status}"
+        return f"{self.get_kind_display()} report for {self.author_id} from {self.period_start}: {self.status}"

@@ -30,7 +30,7 @@ from .templatetags.view_counts import view_count_text
 logger = logging.getLogger(__name__)
 
 VIEW_COUNT_OPENING, VIEW_COUNT_CLOSING = b'<span class="views">', b"</span>"
-AUTHOR_FIELDS_SHOWN = {"full_name", "email"}
+AUTHOR_FIELDS_SHOWN = {"full_name", "email", "report_time_zone"}  # the zone: what day a view is counted on
 
 # This process's latest sight of the cache version, from the last call to Redis; any thread may update it.
 known_version = None
@@ -50,6 +50,7 @@ class CachedPage:
     post_id: int
     before_count: bytes
     after_count: bytes
+    author_time_zone: str  # views are counted on the author's day, with no query for the author
 
     def response(self, views):
         response = HttpResponse(self.before_count + view_count_text(views).encode() + self.after_count)
@@ -82,7 +83,7 @@ def cache_post(slug, post, *, version):
     post_page_cache().set(f"post:{slug}", post, version=version)
 
 
-def cache_page(slug, *, post_id, response, views, version):
+def cache_page(slug, *, post_id, author_time_zone, response, views, version):
     """Cache a page just rendered for an anonymous reader with `views`, split around its count."""
     if response.status_code != 200 or response.streaming:
         return
@@ -91,7 +92,7 @@ def cache_page(slug, *, post_id, response, views, version):
         logger.warning("Post page %s has no single view count to update: not caching it", slug)
         return
     before, after = response.content.split(count)
-    page = CachedPage(post_id, before + VIEW_COUNT_OPENING, VIEW_COUNT_CLOSING + after)
+    page = CachedPage(post_id, before + VIEW_COUNT_OPENING, VIEW_COUNT_CLOSING + after, author_time_zone)
     post_page_cache().set(f"page:{slug}", page, version=version)
 
 

@@ -1,58 +1,199 @@
-"""Daily view-count reports: choosing the authors in chunks, and delivering each report once (the tasks that
-share a run out are queued by publisher.tasks)."""
+"""View-count reports at each author's hour: finding who is due (the 15-minute tick), choosing authors in chunks,
+building each report, and delivering each once per author, kind and period. The tasks that share a run out are
+queued by publisher.tasks.
 
+Times: instants are UTC; days are the author's (quick_publisher.report_times does the arithmetic).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import get_connection
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from quick_publisher import report_times
 from quick_publisher.emails import absolute_url
 
 from .emails import view_count_report_email
-from .models import DailyPostViews, Post, ReportDelivery
+from .models import DailyPostViews, Post, ReportDelivery, ReportRun
 
 User = get_user_model()
+DAILY, WEEKLY = ReportDelivery.Kind.DAILY, ReportDelivery.Kind.WEEKLY
+# A report whose hour passed more than this long ago is never sent; older missed slots are not even recorded.
+CATCH_UP_AT_MOST = timedelta(days=8)
+SERIES_LENGTH = {DAILY: 14, WEEKLY: 8}  # bars in the picture: days, or weeks
 
 
-def default_report_date():
-    """Yesterday, in TIME_ZONE."""
-    return timezone.localdate() - timedelta(days=1)
+def period_end(kind, period_start):
+    return period_start + timedelta(days=6 if kind == WEEKLY else 0)
+
+
+def period_label(kind, period_start):
+    return f"{kind} {period_start.isoformat()}"
+
+
+# --- Who gets a report -----------------------------------------------------------------------------------------
 
 
 def eligible_authors():
     published = Post.objects.filter(author=OuterRef("pk"), status=Post.Status.PUBLISHED)
-    return User.objects.filter(is_active=True, is_verified=True, receives_reports=True).filter(Exists(published))
+    return (
+        User.objects.filter(is_active=True, is_verified=True)
+        .exclude(report_frequency=report_times.OFF)
+        .filter(Exists(published))
+    )
 
 
-def eligible_author_id_chunks(*, author_ids=None, size=None):
+def eligible_author_id_chunks(*, author_ids=None, size=None, frequency=None):
     """Lists of author ids, in id order, fetched a chunk at a time (keyset pagination, nothing held in memory)."""
+    for chunk in eligible_author_chunks(author_ids=author_ids, size=size, frequency=frequency):
+        yield [pk for pk, _, _ in chunk]
+
+
+def eligible_author_chunks(*, author_ids=None, size=None, frequency=None):
+    """Lists of (author id, time zone, frequency), in id order, a chunk at a time."""
     size = size or settings.REPORT_CHUNK_SIZE
     authors = eligible_authors()
     if author_ids is not None:
         authors = authors.filter(pk__in=author_ids)
+    if frequency is not None:
+        authors = authors.filter(report_frequency=frequency)
     last_id = 0
     while True:
-        chunk = list(authors.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:size])
+        chunk = list(
+            authors.filter(pk__gt=last_id)
+            .order_by("pk")
+            .values_list("pk", "report_time_zone", "report_frequency")[:size]
+        )
         if not chunk:
             return
         yield chunk
-        last_id = chunk[-1]
+        last_id = chunk[-1][0]
 
 
-def claim_deliveries(*, author_ids, report_date, task_id):
-    """Claim the deliveries of these authors for this task and return the claimed author ids.
+def latest_periods(chunk, *, now, kind=None, period_start=None):
+    """{(kind, period start): [author ids]} for (author id, zone, frequency) rows: each author's latest complete
+    period in their own days (their yesterday, or their last Monday-to-Sunday), unless a period is given."""
+    groups = defaultdict(list)
+    for pk, time_zone, frequency in chunk:
+        author_kind = kind or frequency
+        start = (
+            period_start or report_times.last_complete_period(now=now, time_zone=time_zone, frequency=author_kind)[0]
+        )
+        groups[author_kind, start].append(pk)
+    return dict(groups)
+
+
+# --- The tick: authors whose hour has come ---------------------------------------------------------------------
+
+
+def due_authors(now):
+    """On the next_report_at index: a range scan of the due, whatever the number of authors."""
+    return eligible_authors().filter(next_report_at__lte=now)
+
+
+@dataclass
+class DueChunk:
+    groups: dict = field(default_factory=dict)  # {(kind, period start): [author ids to send to]}
+    authors: int = 0
+    skipped: int = 0
+
+
+def missed_slots(*, slot, now, time_zone, hour, frequency):
+    """The slots from `slot` up to `now`, and the first one after now. Slots older than CATCH_UP_AT_MOST (a
+    platform down for weeks, an author who had stopped publishing) are passed over without a record."""
+    if now - slot > CATCH_UP_AT_MOST:
+        slot = report_times.next_slot(after=now - CATCH_UP_AT_MOST, time_zone=time_zone, hour=hour, frequency=frequency)
+    slots = []
+    while slot <= now:
+        slots.append(slot)
+        slot = report_times.next_slot(after=slot, time_zone=time_zone, hour=hour, frequency=frequency)
+    return slots, slot
+
+
+def take_due_reports(*, now=None, size=None):
+    """Find the authors whose report is due, a chunk at a time, and in one transaction per chunk record a delivery
+    for each period due (pending, or skipped when its hour passed more than LATEST_LATE_SEND ago) and move their
+    next_report_at on. Yields (run, DueChunk) for each chunk, after its commit: the caller queues the sends.
+
+    Rows are locked with SKIP LOCKED, so two ticks at once take different authors; should both take one anyway,
+    its delivery is keyed by period and claimed once. Each chunk moves its authors past `now`, so the next query
+    finds the next chunk; in the index's order, a LIMIT stops the scan early however stale the statistics.
+    """
+    now = now or timezone.now()
+    size = size or settings.REPORT_CHUNK_SIZE
+    run = None
+    while True:
+        with transaction.atomic():
+            due = list(
+                due_authors(now)
+                .order_by("next_report_at")
+                .select_for_update(skip_locked=True, of=("self",))
+                .values_list("pk", "report_time_zone", "report_hour", "report_frequency", "next_report_at")[:size]
+            )
+            if not due:
+                break
+            if run is None:
+                run = ReportRun.objects.create(ticked_at=now)
+            chunk, deliveries, moved = DueChunk(authors=len(due)), [], []
+            for pk, time_zone, hour, frequency, slot in due:
+                slots, next_slot = missed_slots(slot=slot, now=now, time_zone=time_zone, hour=hour, frequency=frequency)
+                for missed in slots:
+                    start, _ = report_times.period_of_slot(missed, time_zone=time_zone, frequency=frequency)
+                    delivery = ReportDelivery(author_id=pk, kind=frequency, period_start=start, run=run)
+                    if now - missed > report_times.LATEST_LATE_SEND:
+                        delivery.status = ReportDelivery.Status.SKIPPED
+                        delivery.error = f"due at {missed:%Y-%m-%d %H:%M} UTC, more than 24 hours before a run"
+                        chunk.skipped += 1
+                    else:
+                        chunk.groups.setdefault((frequency, start), []).append(pk)
+                    deliveries.append(delivery)
+                moved.append(User(pk=pk, next_report_at=next_slot))
+            ReportDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)  # a period already recorded stays
+            User.objects.bulk_update(moved, ["next_report_at"])
+            periods = {period_label(kind, start) for kind, start in chunk.groups}
+            run.periods = sorted(set(run.periods) | periods)
+            run.authors_due += chunk.authors
+            run.queued += sum(len(ids) for ids in chunk.groups.values())
+            run.save(update_fields=["periods", "authors_due", "queued"])
+        yield run, chunk
+
+
+def stranded_deliveries(*, now=None):
+    """{(kind, period start): [author ids]} of deliveries a tick recorded but whose task never ran (the broker
+    lost it, or the tick died between its commit and queueing): queued again while still within 24 hours."""
+    now = now or timezone.now()
+    abandoned_before = now - timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
+    stranded = ReportDelivery.objects.filter(
+        status=ReportDelivery.Status.PENDING,
+        run__isnull=False,
+        created_at__lt=abandoned_before,
+        created_at__gte=now - report_times.LATEST_LATE_SEND,
+    ).values_list("kind", "period_start", "author_id")
+    groups = defaultdict(list)
+    for kind, start, author_id in stranded:
+        groups[kind, start].append(author_id)
+    return dict(groups)
+
+
+# --- Delivering, once ------------------------------------------------------------------------------------------
+
+
+def claim_deliveries(*, author_ids, period_start, task_id, kind=DAILY):
+    """Claim the deliveries of these authors for this period for this task and return the claimed author ids.
 
     Claimable: never tried, failed before, or already claimed by this very task (a retry, or a message
     redelivered after its worker died). A claim held by another task is left alone unless it is older than
-    any task may run, so two runs at once never mail the same author.
+    any task may run, so two runs at once never mail the same author. Skipped and sent ones never are.
     """
     ReportDelivery.objects.bulk_create(
-        [ReportDelivery(author_id=pk, report_date=report_date) for pk in author_ids], ignore_conflicts=True
+        [ReportDelivery(author_id=pk, kind=kind, period_start=period_start) for pk in author_ids],
+        ignore_conflicts=True,
     )
     now = timezone.now()
     abandoned_before = now - timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
@@ -64,58 +205,82 @@ def claim_deliveries(*, author_ids, report_date, task_id):
     with transaction.atomic():
         claimed = list(
             ReportDelivery.objects.select_for_update(skip_locked=True)
-            .filter(author_id__in=author_ids, report_date=report_date)
+            .filter(author_id__in=author_ids, kind=kind, period_start=period_start)
             .filter(claimable)
             .values_list("author_id", flat=True)
         )
-        ReportDelivery.objects.filter(author_id__in=claimed, report_date=report_date).update(
+        ReportDelivery.objects.filter(author_id__in=claimed, kind=kind, period_start=period_start).update(
             status=ReportDelivery.Status.SENDING, task_id=task_id, claimed_at=now, error=""
         )
     return claimed
 
 
-def build_reports(*, author_ids, report_date):
-    """Each author's report for the date, from two queries whatever the number of authors and posts."""
-    day_before = report_date - timedelta(days=1)
+def series_days(kind, period_start):
+    """The first day of each bar, oldest first: the last 14 days, or the last 8 weeks, ending with the period."""
+    step = 7 if kind == WEEKLY else 1
+    return [period_start - timedelta(days=step * n) for n in reversed(range(SERIES_LENGTH[kind]))]
 
-    def views_on(day):
-        daily = DailyPostViews.objects.filter(post=OuterRef("pk"), date=day).values("views")[:1]
-        return Coalesce(Subquery(daily), 0)
 
-    authors = User.objects.filter(pk__in=author_ids).only("pk", "email", "full_name").order_by("pk")
-    posts = (
+def build_reports(*, author_ids, period_start, kind=DAILY):
+    """Each author's report for the period, from three queries whatever the number of authors and posts: the
+    authors, their published posts, and the daily views of those posts over the whole picture."""
+    step = 7 if kind == WEEKLY else 1
+    end = period_end(kind, period_start)
+    bar_starts = series_days(kind, period_start)
+    authors = User.objects.filter(pk__in=author_ids).only("pk", "email", "full_name", "report_time_zone").order_by("pk")
+    posts = list(
         Post.objects.filter(author_id__in=author_ids, status=Post.Status.PUBLISHED)
-        .annotate(views_on_date=views_on(report_date), views_day_before=views_on(day_before))
-        .order_by("author_id", "-views_on_date", "-view_count", "title")
-        .values_list("author_id", "title", "slug", "view_count", "views_on_date", "views_day_before")
+        .order_by("author_id", "pk")
+        .values_list("pk", "author_id", "title", "slug", "view_count", "published_at")
     )
-    rows_by_author = {}
-    for author_id, title, slug, view_count, views_on_date, views_day_before in posts:
-        rows_by_author.setdefault(author_id, []).append(
+    views = defaultdict(int)  # {(post id, first day of its bar): views}
+    daily = DailyPostViews.objects.filter(
+        post__author_id__in=author_ids, post__status=Post.Status.PUBLISHED, date__gte=bar_starts[0], date__lte=end
+    ).values_list("post_id", "date", "views")
+    for post_id, day, count in daily:
+        views[post_id, bar_starts[0] + timedelta(days=(day - bar_starts[0]).days // step * step)] += count
+
+    rows_by_author = defaultdict(list)
+    authors = list(authors)
+    zones = {author.pk: author.report_time_zone for author in authors}
+    for post_id, author_id, title, slug, view_count, published_at in posts:
+        if published_at and report_times.local_date(published_at, zones[author_id]) > end:
+            continue  # published after the period: not in its report
+        series = [(start, views[post_id, start]) for start in bar_starts]
+        in_period, before = series[-1][1], series[-2][1]
+        rows_by_author[author_id].append(
             {
                 "title": title,
                 "url": absolute_url("post_detail", args=[slug]),
                 "total_views": view_count,
-                "views_on_date": views_on_date,
-                "change": views_on_date - views_day_before,
+                "views_in_period": in_period,
+                "change": in_period - before,
+                "series": series,
             }
         )
     reports = []
     for author in authors:
-        rows = rows_by_author.get(author.pk, [])
-        if rows:
-            reports.append(
-                {
-                    "author": author,
-                    "date": report_date,
-                    "rows": rows,
-                    "totals": {
-                        "total_views": sum(r["total_views"] for r in rows),
-                        "views_on_date": sum(r["views_on_date"] for r in rows),
-                        "change": sum(r["change"] for r in rows),
-                    },
-                }
-            )
+        rows = sorted(
+            rows_by_author.get(author.pk, []), key=lambda r: (-r["views_in_period"], -r["total_views"], r["title"])
+        )
+        if not rows:
+            continue
+        total_series = [(start, sum(r["series"][i][1] for r in rows)) for i, start in enumerate(bar_starts)]
+        reports.append(
+            {
+                "author": author,
+                "kind": kind,
+                "period_start": period_start,
+                "period_end": end,
+                "rows": rows,
+                "totals": {
+                    "total_views": sum(r["total_views"] for r in rows),
+                    "views_in_period": sum(r["views_in_period"] for r in rows),
+                    "change": sum(r["change"] for r in rows),
+                    "series": total_series,
+                },
+            }
+        )
     return reports
 
 
@@ -127,34 +292,41 @@ class ReportsNotRecorded(Exception):
         self.author_ids = author_ids
 
 
-def send_reports_to_authors(*, author_ids, report_date, task_id, accepted_author_ids=()):
-    """Deliver the date's report to each of these authors who is still eligible and has not had it yet.
+def send_reports_to_authors(*, author_ids, period_start, task_id, kind=DAILY, accepted_author_ids=()):
+    """Deliver the period's report to each of these authors who is still eligible and has not had it yet.
 
     accepted_author_ids: reports that an earlier attempt of this task handed to the SMTP server but could not
     record, the database being unreachable. They are recorded now and not sent again.
     """
     accepted = list(accepted_author_ids)
     for author_id in accepted:
-        _mark_sent(author_id=author_id, report_date=report_date, task_id=task_id)
+        _mark_sent(author_id=author_id, kind=kind, period_start=period_start, task_id=task_id)
     eligible = list(eligible_authors().filter(pk__in=author_ids).exclude(pk__in=accepted).values_list("pk", flat=True))
-    claimed = claim_deliveries(author_ids=eligible, report_date=report_date, task_id=task_id)
+    _skip_deliveries_of_authors_no_longer_eligible(
+        author_ids=set(author_ids) - set(eligible) - set(accepted), kind=kind, period_start=period_start
+    )
+    claimed = claim_deliveries(author_ids=eligible, kind=kind, period_start=period_start, task_id=task_id)
     sent = list(accepted)
-    to_send = build_reports(author_ids=claimed, report_date=report_date) if claimed else []
+    to_send = build_reports(author_ids=claimed, kind=kind, period_start=period_start) if claimed else []
     _release_claims_with_nothing_to_report(
-        author_ids=set(claimed) - {report["author"].pk for report in to_send}, report_date=report_date, task_id=task_id
+        author_ids=set(claimed) - {report["author"].pk for report in to_send},
+        kind=kind,
+        period_start=period_start,
+        task_id=task_id,
     )
     if to_send:
         with get_connection() as connection:
             for report in to_send:
                 view_count_report_email(report, connection=connection).send()
                 try:
-                    _mark_sent(author_id=report["author"].pk, report_date=report_date, task_id=task_id)
+                    _mark_sent(author_id=report["author"].pk, kind=kind, period_start=period_start, task_id=task_id)
                 except (OperationalError, InterfaceError) as exc:
                     # A plain retry would claim this delivery again and send it twice: say that it left.
                     raise ReportsNotRecorded([*accepted, report["author"].pk]) from exc
                 sent.append(report["author"].pk)
     return {
-        "date": report_date.isoformat(),
+        "kind": kind,
+        "date": period_start.isoformat(),
         "authors": len(author_ids),
         "sent": len(sent),
         "sent_to": sent,
@@ -162,17 +334,29 @@ def send_reports_to_authors(*, author_ids, report_date, task_id, accepted_author
     }
 
 
-def _release_claims_with_nothing_to_report(*, author_ids, report_date, task_id):
-    """Authors whose last post was unpublished since they were found eligible: no report, and no claim left
-    behind as "sending" (should they publish again today, the admin's "send now" may still mail them)."""
+def _skip_deliveries_of_authors_no_longer_eligible(*, author_ids, kind, period_start):
+    """Turned off (or unpublished everything) between the tick and the send: their report is not sent."""
     if author_ids:
         ReportDelivery.objects.filter(
-            author_id__in=author_ids, report_date=report_date, task_id=task_id, status=ReportDelivery.Status.SENDING
+            author_id__in=author_ids, kind=kind, period_start=period_start, status=ReportDelivery.Status.PENDING
+        ).update(status=ReportDelivery.Status.SKIPPED, error="no longer receives reports when it was to be sent")
+
+
+def _release_claims_with_nothing_to_report(*, author_ids, kind, period_start, task_id):
+    """Authors whose last post was unpublished since they were found eligible: no report, and no claim left
+    behind as "sending" (should they publish again, the admin's "send now" may still mail them)."""
+    if author_ids:
+        ReportDelivery.objects.filter(
+            author_id__in=author_ids,
+            kind=kind,
+            period_start=period_start,
+            task_id=task_id,
+            status=ReportDelivery.Status.SENDING,
         ).delete()
 
 
-def _mark_sent(*, author_id, report_date, task_id):
-    ReportDelivery.objects.filter(author_id=author_id, report_date=report_date, task_id=task_id).update(
+def _mark_sent(*, author_id, kind, period_start, task_id):
+    ReportDelivery.objects.filter(author_id=author_id, kind=kind, period_start=period_start, task_id=task_id).update(
         status=ReportDelivery.Status.SENT, sent_at=timezone.now()
     )
 
@@ -184,5 +368,41 @@ def mark_deliveries_failed(*, task_id, error):
     )
 
 
+def failed_delivery_groups(*, delivery_ids):
+    """{(kind, period start): [author ids]} of these deliveries that failed: what the admin's retry sends again."""
+    groups = defaultdict(list)
+    failed = ReportDelivery.objects.filter(pk__in=delivery_ids, status=ReportDelivery.Status.FAILED)
+    for kind, start, author_id in failed.values_list("kind", "period_start", "author_id"):
+        groups[kind, start].append(author_id)
+    return dict(groups)
+
+
 def turn_off_reports(*, user_id):
-    return User.objects.filter(pk=user_id).update(receives_reports=False)
+    return User.objects.filter(pk=user_id).update(report_frequency=report_times.OFF, next_report_at=None)
+
+
+# --- Report runs -----------------------------------------------------------------------------------------------
+
+
+def run_progress(run):
+    """What became of a run's reports, from its delivery records."""
+    counts = dict(run.deliveries.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    status = ReportDelivery.Status
+    done = sum(counts.get(s, 0) for s in (status.SENT, status.FAILED, status.SKIPPED))
+    total = sum(counts.values())
+    last_sent = run.deliveries.filter(status=status.SENT).order_by("-sent_at").values_list("sent_at", flat=True).first()
+    finished = total > 0 and done == total
+    return {
+        "id": run.pk,
+        "ticked_at": run.ticked_at.isoformat(),
+        "periods": run.periods,
+        "authors_due": run.authors_due,
+        "queued": run.queued,
+        "sent": counts.get(status.SENT, 0),
+        "failed": counts.get(status.FAILED, 0),
+        "skipped": counts.get(status.SKIPPED, 0),
+        "in_progress": counts.get(status.PENDING, 0) + counts.get(status.SENDING, 0),
+        "total": total,
+        "finished": finished,
+        "finished_at": (last_sent.isoformat() if last_sent else None) if finished else None,
+    }

@@ -13,6 +13,8 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from slugify import slugify
 
+from quick_publisher import report_times
+
 from . import view_buffer
 from .models import DailyPostViews, FlushedPostViews, Post, ViewFlush
 from .post_page_cache import invalidate_post_page_cache
@@ -153,10 +155,16 @@ def delete_posts(*, posts):
 # --- Views ---------------------------------------------------------------------------------------------
 
 
+def authors_today(time_zone):
+    """Today in the post author's zone: each view is counted on the author's day, so that their report's
+    "yesterday" is theirs. An author who changes zone keeps the days already counted as they were."""
+    return timezone.localdate(timezone=report_times.zone(time_zone))
+
+
 def record_view(post, *, day=None):
-    """Count one view of the post (in Redis; in the database when Redis is unavailable) and return the views its
-    page shows."""
-    day = day or timezone.localdate()
+    """Count one view of the post (in Redis; in the database when Redis is unavailable) on the author's day, and
+    return the views its page shows."""
+    day = day or authors_today(post.author.report_time_zone)
     try:
         post_views = view_buffer.count_view(post.pk, day)
     except redis.RedisError:

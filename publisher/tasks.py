@@ -1,6 +1,7 @@
 from datetime import date
 
 from celery import Task, shared_task
+from django.utils import timezone
 
 from quick_publisher.queueing import EMAIL_RETRY, TRANSIENT_ERRORS, email_retry_countdown
 
@@ -18,9 +19,16 @@ def flush_view_counts():
 
 
 @shared_task(autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=5)
-def send_view_count_report(report_date=None):
-    day = date.fromisoformat(report_date) if report_date else reports.default_report_date()
-    return queue_report_chunks(report_date=day)
+def send_due_reports():
+    """The 15-minute tick (a row of the database schedule): each author whose hour has come gets their report."""
+    return queue_due_reports()
+
+
+@shared_task(autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=5)
+def send_view_count_report(report_date=None, kind=None, author_ids=None):
+    """By hand (the command): the report of the period starting on report_date, or each author's latest one."""
+    start = date.fromisoformat(report_date) if report_date else None
+    return queue_report_chunks(period_start=start, kind=kind, author_ids=author_ids)
 
 
 class ReportDeliveryTask(Task):
@@ -29,11 +37,12 @@ class ReportDeliveryTask(Task):
 
 
 @shared_task(bind=True, base=ReportDeliveryTask, **EMAIL_RETRY)
-def send_view_count_reports_to_authors(self, author_ids, report_date, accepted_author_ids=()):
+def send_view_count_reports_to_authors(self, author_ids, report_date, accepted_author_ids=(), kind=reports.DAILY):
     try:
         return reports.send_reports_to_authors(
             author_ids=author_ids,
-            report_date=date.fromisoformat(report_date),
+            period_start=date.fromisoformat(report_date),
+            kind=kind,
             task_id=self.request.id,
             accepted_author_ids=accepted_author_ids,
         )
@@ -43,21 +52,58 @@ def send_view_count_reports_to_authors(self, author_ids, report_date, accepted_a
         raise self.retry(exc=exc, kwargs={"accepted_author_ids": exc.author_ids}, countdown=countdown) from exc
 
 
-def queue_report_chunks(*, report_date, author_ids=None):
-    """Queue one task per chunk of eligible authors; the workers share the run. Returns a summary."""
+def queue_groups(groups):
+    """One task per (kind, period) group of author ids. Returns how many tasks were queued."""
+    for (kind, start), author_ids in groups.items():
+        send_view_count_reports_to_authors.delay(author_ids, start.isoformat(), kind=kind)
+    return len(groups)
+
+
+def queue_due_reports(*, now=None):
+    """Queue the reports due now, chunk by chunk as each is recorded, and those stranded earlier."""
+    now = now or timezone.now()
+    summary = {"run": None, "authors_due": 0, "queued": 0, "skipped": 0, "chunks": 0}
+    for run, chunk in reports.take_due_reports(now=now):
+        summary["run"] = run.pk
+        summary["authors_due"] += chunk.authors
+        summary["queued"] += sum(len(ids) for ids in chunk.groups.values())
+        summary["skipped"] += chunk.skipped
+        summary["chunks"] += queue_groups(chunk.groups)
+    stranded = reports.stranded_deliveries(now=now)
+    summary["requeued"] = sum(len(ids) for ids in stranded.values())
+    summary["chunks"] += queue_groups(stranded)
+    return summary
+
+
+def queue_report_chunks(*, period_start=None, kind=None, author_ids=None, now=None):
+    """Queue one task per chunk and period of eligible authors; the workers share the run. Returns a summary.
+
+    Without period_start, each author gets their latest complete period in their own days; without kind, their
+    own frequency (with a kind, only the authors who chose it).
+    """
+    now = now or timezone.now()
     authors = chunks = 0
-    for chunk in reports.eligible_author_id_chunks(author_ids=author_ids):
-        send_view_count_reports_to_authors.delay(chunk, report_date.isoformat())
+    periods = set()
+    for chunk in reports.eligible_author_chunks(author_ids=author_ids, frequency=kind):
+        groups = reports.latest_periods(chunk, now=now, kind=kind, period_start=period_start)
+        chunks += queue_groups(groups)
         authors += len(chunk)
-        chunks += 1
-    return {"date": report_date.isoformat(), "authors": authors, "chunks": chunks, "queued": authors}
+        periods |= {reports.period_label(k, start) for k, start in groups}
+    return {"periods": sorted(periods), "authors": authors, "chunks": chunks, "queued": authors}
 
 
 def queue_todays_report_now(*, author_ids):
-    """The admin's "send today's report now": the report the daily run sends today (yesterday's views), now,
-    to the chosen eligible authors who have not had it yet. Returns how many were queued.
+    """The admin's "send today's report now": each chosen eligible author's latest complete period (their
+    yesterday, or last week), now, unless they have had it. Returns how many were queued.
 
-    Not a report of today's views so far: that would take the author's one delivery for today's date, and
-    tomorrow's run would then skip them instead of sending the full day's numbers.
+    Never today's views so far, nor any later period: that would take the delivery of a period still running,
+    and the author's own hour would then skip them instead of sending the full numbers.
     """
-    return queue_report_chunks(report_date=reports.default_report_date(), author_ids=author_ids)["queued"]
+    return queue_report_chunks(author_ids=author_ids)["queued"]
+
+
+def retry_failed_deliveries(*, delivery_ids):
+    """The admin's retry: failed deliveries are claimable again, by the same claim that keeps them to one."""
+    groups = reports.failed_delivery_groups(delivery_ids=delivery_ids)
+    queue_groups(groups)
+    return sum(len(ids) for ids in groups.values())

@@ -3,7 +3,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 from django.views.generic import ListView
@@ -26,16 +25,17 @@ class HomeView(ListView):
 
 @require_safe
 def post_detail(request, slug):
-    """A published post's page; a GET from a person counts as a view. Served from the post page cache when it holds
-    the page under the current version (one Redis round trip, no database query), else rendered and cached. When
-    Redis is unavailable the view is counted in the database, with one attempt at Redis per request."""
-    today = timezone.localdate()
+    """A published post's page; a GET from a person counts as a view, on the author's day. Served from the post page
+    cache when it holds the page under the current version (one Redis round trip, no database query), else rendered
+    and cached. When Redis is unavailable the view is counted in the database, with one attempt at Redis per
+    request."""
     try:
-        return cached_post_page(request, slug, day=today) or rendered_post_page(request, slug, day=today)
+        return cached_post_page(request, slug) or rendered_post_page(request, slug)
     except redis.RedisError:
         post = published_post_or_404(slug)
         if counts_as_view(request, author_id=post.author_id):
-            views = services.count_view_in_database(post.pk, today)
+            day = services.authors_today(post.author.report_time_zone)
+            views = services.count_view_in_database(post.pk, day)
         else:
             views = post.view_count
         return render_post_page(request, post, views)
@@ -55,18 +55,25 @@ def counts_as_view(request, *, author_id):
     return post_page_cache.is_anonymous_reader(request) or request.user.pk != author_id
 
 
-def cached_post_page(request, slug, *, day):
+def cached_post_page(request, slug):
     anonymous = post_page_cache.is_anonymous_reader(request)
     if anonymous:
         cached, version = post_page_cache.cached_page(slug)
-        post_id, counted = cached and cached.post_id, counts_as_view(request, author_id=None)
     else:
         cached, version = post_page_cache.cached_post(slug)
-        post_id = cached and cached.pk
-        counted = cached and counts_as_view(request, author_id=cached.author_id)
     if cached is None:
         return None
-    post_views = view_buffer.count_view(post_id, day, counted=counted, reader=reader_of(request), cached_under=version)
+    if anonymous:
+        post_id, author_id, time_zone = cached.post_id, None, cached.author_time_zone
+    else:
+        post_id, author_id, time_zone = cached.pk, cached.author_id, cached.author.report_time_zone
+    post_views = view_buffer.count_view(
+        post_id,
+        services.authors_today(time_zone),
+        counted=counts_as_view(request, author_id=author_id),
+        reader=reader_of(request),
+        cached_under=version,
+    )
     post_page_cache.saw_version(post_views.pages_version)
     if not post_views.current:
         return None
@@ -74,17 +81,24 @@ def cached_post_page(request, slug, *, day):
     return cached.response(views) if anonymous else render_post_page(request, cached, views)
 
 
-def rendered_post_page(request, slug, *, day):
+def rendered_post_page(request, slug):
     version = view_buffer.pages_version()  # read before the post: what is cached under it is at least as new
     post = published_post_or_404(slug)
-    counted = counts_as_view(request, author_id=post.author_id)
-    post_views = view_buffer.count_view(post.pk, day, counted=counted, reader=reader_of(request))
+    time_zone = post.author.report_time_zone
+    post_views = view_buffer.count_view(
+        post.pk,
+        services.authors_today(time_zone),
+        counted=counts_as_view(request, author_id=post.author_id),
+        reader=reader_of(request),
+    )
     post_page_cache.saw_version(post_views.pages_version)
     views = services.views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
     response = render_post_page(request, post, views)
     if post_views.pages_version == version:  # nothing that post pages show changed while this one was read
         if post_page_cache.is_anonymous_reader(request):
-            post_page_cache.cache_page(slug, post_id=post.pk, response=response, views=views, version=version)
+            post_page_cache.cache_page(
+                slug, post_id=post.pk, author_time_zone=time_zone, response=response, views=views, version=version
+            )
         else:
             post_page_cache.cache_post(slug, post, version=version)
     return response

@@ -103,12 +103,13 @@ def test_wrong_password_is_a_form_error(client):
 def test_account_page_turns_reports_off_and_on(client):
     user = AuthorFactory()
     client.force_login(user)
-    assert client.post("/account/", {"full_name": "New Name"}).status_code == 302
+    choice = {"report_time_zone": "UTC", "report_hour": "7"}
+    assert client.post("/account/", {"full_name": "New Name", "report_frequency": "off", **choice}).status_code == 302
     user.refresh_from_db()
-    assert user.full_name == "New Name" and not user.receives_reports
-    client.post("/account/", {"full_name": "New Name", "receives_reports": "on"})
+    assert user.full_name == "New Name" and user.report_frequency == "off" and user.next_report_at is None
+    client.post("/account/", {"full_name": "New Name", "report_frequency": "daily", **choice})
     user.refresh_from_db()
-    assert user.receives_reports
+    assert user.report_frequency == "daily" and user.next_report_at is not None
 
 
 @pytest.mark.django_db

@@ -1,4 +1,5 @@
-"""Daily view-count reports, end to end: beat's row, the real worker, the real SMTP server, the stored results."""
+"""View-count reports, end to end: beat's row (the 15-minute tick), the real worker, the real SMTP server, the stored
+results. Authors here are in TIME_ZONE (UTC) and due now; tests/publisher/test_report_hours.py moves the clock."""
 
 import asyncio
 import email
@@ -27,16 +28,16 @@ from main.models import User
 from publisher import reports
 from publisher.emails import view_count_report_email
 from publisher.models import DailyPostViews, Post, ReportDelivery
-from publisher.schedules import DAILY_REPORT, ensure_periodic_tasks
+from publisher.schedules import DUE_REPORTS, ensure_periodic_tasks
 from publisher.tasks import queue_report_chunks
 from publisher.tokens import make_unsubscribe_token
 from quick_publisher.celery import app as celery_app
 from tests.conftest import html_body, text_body, wait_until
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
 
-PARENT_TASK = "publisher.tasks.send_view_count_report"
+PARENT_TASK = "publisher.tasks.send_due_reports"
 CHUNK_TASK = "publisher.tasks.send_view_count_reports_to_authors"
-SUBJECT_PREFIX = "Your posts' views on "
+SUBJECT_PREFIX = "Your posts "
 UNSUBSCRIBE_LINK = re.compile(r"http://testserver(/reports/unsubscribe/[^/\s\"]+/)")
 
 
@@ -47,6 +48,11 @@ def report_date():
     return timezone.localdate() - timedelta(days=1)
 
 
+def published_a_month_ago():
+    """Reports list the posts published by the end of their period."""
+    return timezone.now() - timedelta(days=30)
+
+
 def author_with_posts(*posts, **author_fields):
     """An eligible author and their published posts: (title, total views, {days ago: views}) each.
 
@@ -54,13 +60,25 @@ def author_with_posts(*posts, **author_fields):
     """
     author = AuthorFactory(**author_fields)
     for title, total, daily in posts:
-        post = PostFactory(author=author, title=title, slug=slugify(title), view_count=total)
+        post = PostFactory(
+            published_at=published_a_month_ago(), author=author, title=title, slug=slugify(title), view_count=total
+        )
         for days_ago, views in daily.items():
             DailyPostViews.objects.create(post=post, date=report_date() - timedelta(days=days_ago), views=views)
+    make_due(author)
     return author
 
 
-def run_as_beat(name=DAILY_REPORT):
+def make_due(*authors):
+    """Their hour came a minute ago: the next tick sends them yesterday's report."""
+    User.objects.filter(pk__in=[a.pk for a in authors]).update(next_report_at=timezone.now() - timedelta(minutes=1))
+
+
+def subject_of_day(day):
+    return f"Your posts on {date_format(day, 'l, j F')}"
+
+
+def run_as_beat(name=DUE_REPORTS):
     """Send the periodic task stored in the database exactly as beat does when it is due."""
     beat = DatabaseScheduler(app=celery_app, lazy=True)
     entry = beat.Entry(PeriodicTask.objects.get(name=name), app=celery_app)
@@ -72,7 +90,7 @@ def finished_chunks():
 
 
 def run_and_wait(chunks_before=0, **kwargs):
-    """Run the daily report as beat would; wait for the parent and all its chunk tasks; return the summary."""
+    """Run the tick as beat would; wait for it and all the chunk tasks it queued; return its summary."""
     summary = run_as_beat(**kwargs).get(timeout=30)
     wait_until(lambda: finished_chunks() >= chunks_before + summary["chunks"], timeout=30)
     return summary
@@ -167,24 +185,32 @@ def test_beat_row_mails_each_eligible_author_only_their_own_posts_with_numbers_a
     bob = author_with_posts(("Bob's only post", 3, {0: 1}), full_name="Bob Author")
 
     # Nobody else gets anything: unverified, inactive, opted out, only drafts, no posts at all.
-    PostFactory(author=UserFactory(email="unverified@example.com"), title="Unverified's post")
+    PostFactory(
+        published_at=published_a_month_ago(),
+        author=UserFactory(email="unverified@example.com"),
+        title="Unverified's post",
+    )
     author_with_posts(("Inactive's post", 5, {0: 5}), email="inactive@example.com", is_active=False)
-    author_with_posts(("Opted out's post", 5, {0: 5}), email="optedout@example.com", receives_reports=False)
+    author_with_posts(("Opted out's post", 5, {0: 5}), email="optedout@example.com", report_frequency="off")
     DraftFactory(author=AuthorFactory(email="drafts.only@example.com"), title="Only a draft")
     AuthorFactory(email="no.posts@example.com")
 
     summary = run_and_wait()
 
     day = report_date()
-    assert summary == {"date": day.isoformat(), "authors": 2, "chunks": 1, "queued": 2}
+    assert {k: summary[k] for k in ("authors_due", "queued", "skipped", "chunks")} == {
+        "authors_due": 2,
+        "queued": 2,
+        "skipped": 0,
+        "chunks": 1,
+    }
     messages = wait_for_reports(smtp_server, 2)
     assert sorted(m["To"] for m in reports_among(smtp_server.settle(1))) == sorted([alice.email, bob.email])
 
     message = report_to(smtp_server, alice)
-    assert message["Subject"] == f"Your posts' views on {date_format(day, 'N j, Y')}"
+    assert message["Subject"] == subject_of_day(day)
     assert message.is_multipart()
     text, html = plain(message), html_body(message)
-    on = date_format(day, "N j")
 
     # Most viewed on the report date first; absolute links from SITE_URL; the change from the day before.
     assert [line for line in text.splitlines() if line.lstrip().startswith("http")] == [
@@ -198,21 +224,21 @@ def test_beat_row_mails_each_eligible_author_only_their_own_posts_with_numbers_a
         ("Quiet one", "quiet-one", 7, 0, "+0"),
     ]:
         url = f"http://testserver/{slug}/"
-        counts = f"Total views: {total} · On {on}: {on_date} · Change from the day before: {change}"
+        counts = f"Views this day: {on_date} · Change from the day before: {change} · Total views: {total}"
         assert f"{title}\n  {url}\n  {counts}" in text
-        cells = f"<td>{total}</td><td>{on_date}</td><td>{change}</td>"
-        assert f'<tr><td><a href="{url}">{title.replace("&", "&amp;")}</a></td>{cells}</tr>' in html
-    assert f"Totals: 177 views · 35 on {on} · change +16" in text
-    assert "<td>Totals</td><td>177</td><td>35</td><td>+16</td>" in html
+        cells = f"<td>{on_date}</td><td>{change}</td><td>{total}</td>"
+        assert f'<tr><td><a href="{url}">{title.replace("&", "&amp;")}</a></td>{cells}<td>' in html
+    assert "All posts: 35 views this day · change +16 · 177 views in total" in text
+    assert "<td>All posts</td><td>35</td><td>+16</td><td>177</td>" in html
     assert html.index("Cats &amp; dogs") < html.index("Second best") < html.index("Quiet one")
     for someone_elses in ("Bob's only post", "Alice's draft", "Unverified's post", "Inactive's post", "Opted out"):
         assert someone_elses not in text and someone_elses.replace("'", "&#x27;") not in html
 
     bob_text = plain(report_to(smtp_server, bob))
     assert "Bob's only post" in bob_text and "Cats & dogs" not in bob_text
-    assert f"Totals: 3 views · 1 on {on} · change +1" in bob_text
+    assert "All posts: 1 views this day · change +1 · 3 views in total" in bob_text
 
-    assert set(ReportDelivery.objects.values_list("author_id", "report_date", "status")) == {
+    assert set(ReportDelivery.objects.values_list("author_id", "period_start", "status")) == {
         (alice.pk, day, "sent"),
         (bob.pk, day, "sent"),
     }
@@ -229,6 +255,8 @@ def test_running_twice_sends_no_second_report(celery_worker, smtp_server, settin
 
     first = run_and_wait()
     wait_for_reports(smtp_server, 5)
+    assert run_and_wait(chunks_before=first["chunks"])["authors_due"] == 0  # the tick moved their next report on
+    make_due(*authors)  # as if a second tick found them all the same
     second = run_and_wait(chunks_before=first["chunks"])
 
     assert first["queued"] == second["queued"] == 5
@@ -292,7 +320,7 @@ def test_smtp_failing_mid_chunk_resends_only_what_was_not_sent(celery_worker, sm
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_delivery_that_finally_fails_is_recorded_shown_in_the_admin_and_sent_by_the_next_run(
+def test_a_delivery_that_finally_fails_is_recorded_shown_in_the_admin_and_sent_by_the_admins_retry(
     celery_worker, smtp_server, monkeypatch, admin_client
 ):
     from publisher.tasks import send_view_count_reports_to_authors
@@ -309,7 +337,17 @@ def test_a_delivery_that_finally_fails_is_recorded_shown_in_the_admin_and_sent_b
     assert "unlucky@example.com" in page
 
     smtp_server.refuse_next(0)
-    run_and_wait()
+    response = admin_client.post(
+        "/admin/publisher/reportdelivery/",
+        {"action": "retry_failed_deliveries", "_selected_action": [delivery.pk]},
+        follow=True,
+    )
+    assert "Queued 1 failed report(s) again." in response.content.decode()
+    wait_until(lambda: ReportDelivery.objects.filter(author=author, status="sent").exists())
+    # Retrying again (a double click) sends nothing more: the delivery is sent, not failed.
+    admin_client.post(
+        "/admin/publisher/reportdelivery/", {"action": "retry_failed_deliveries", "_selected_action": [delivery.pk]}
+    )
     [message] = reports_among(smtp_server.settle(1))
     assert message["To"] == "unlucky@example.com"
     assert ReportDelivery.objects.get(author=author).status == "sent"
@@ -328,8 +366,14 @@ def test_task_results_store_the_summary_and_what_each_chunk_sent(celery_worker, 
 
     parent = TaskResult.objects.get(task_name=PARENT_TASK)
     assert parent.status == "SUCCESS"
-    assert parent.periodic_task_name == DAILY_REPORT
-    assert json.loads(parent.result) == {"date": report_date().isoformat(), "authors": 3, "chunks": 2, "queued": 3}
+    assert parent.periodic_task_name == DUE_REPORTS
+    summary = json.loads(parent.result)
+    assert {k: summary[k] for k in ("authors_due", "queued", "skipped", "chunks")} == {
+        "authors_due": 3,
+        "queued": 3,
+        "skipped": 0,
+        "chunks": 2,
+    }
     chunks = TaskResult.objects.filter(task_name=CHUNK_TASK).order_by("date_created")
     assert [c.status for c in chunks] == ["SUCCESS", "SUCCESS"]
     results = [json.loads(c.result) for c in chunks]
@@ -360,21 +404,23 @@ def test_report_link_and_one_click_post_turn_reports_off(celery_worker, smtp_ser
     response = mail_client.post(path, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 200
     one_click.refresh_from_db()
-    assert not one_click.receives_reports
+    assert one_click.report_frequency == "off"
 
     # The link in the body: opening it (or a scanner fetching it) changes nothing; confirming does.
     path = UNSUBSCRIBE_LINK.search(text_body(report_to(smtp_server, by_link))).group(1)
     browser = Client(enforce_csrf_checks=True)
     assert "Turn off daily reports?" in browser.get(path).content.decode()
     by_link.refresh_from_db()
-    assert by_link.receives_reports
+    assert by_link.report_frequency == "daily"
     assert "Daily reports are turned off" in browser.post(path).content.decode()
     by_link.refresh_from_db()
-    assert not by_link.receives_reports
+    assert by_link.report_frequency == "off"
 
-    # The next day's run leaves them both out.
+    # The next day's run leaves them both out, found due or not.
     DailyPostViews.objects.update(date=timezone.localdate())
-    assert queue_report_chunks(report_date=timezone.localdate())["authors"] == 0
+    make_due(one_click, by_link)
+    assert queue_report_chunks(period_start=timezone.localdate())["authors"] == 0
+    assert run_as_beat().get(timeout=30)["authors_due"] == 0
 
 
 @pytest.mark.django_db
@@ -384,7 +430,7 @@ def test_signed_in_author_unsubscribing_lands_on_their_account_page(client):
     response = client.post(f"/reports/unsubscribe/{make_unsubscribe_token(author)}/")
     assert response.status_code == 302 and response.url == "/account/"
     author.refresh_from_db()
-    assert not author.receives_reports
+    assert author.report_frequency == "off"
 
 
 @pytest.mark.django_db
@@ -411,7 +457,7 @@ def test_tampered_or_expired_unsubscribe_token_is_a_400_and_changes_nothing(clie
 
     settings.UNSUBSCRIBE_LINK_MAX_AGE = timedelta(seconds=-1)
     assert client.post(f"/reports/unsubscribe/{token}/").status_code == 400
-    assert User.objects.filter(receives_reports=True).count() == 2
+    assert User.objects.filter(report_frequency="daily").count() == 2
 
 
 # --- Bounded queries ---------------------------------------------------------------------------------
@@ -421,7 +467,7 @@ def authors_with_three_posts(count):
     authors = AuthorFactory.create_batch(count, password=None)
     for author in authors:
         for n in range(3):
-            post = PostFactory(author=author, view_count=10 + n)
+            post = PostFactory(published_at=published_a_month_ago(), author=author, view_count=10 + n)
             DailyPostViews.objects.create(post=post, date=report_date(), views=n)
             DailyPostViews.objects.create(post=post, date=report_date() - timedelta(days=1), views=1)
     return [a.pk for a in authors]
@@ -429,8 +475,8 @@ def authors_with_three_posts(count):
 
 def queries_to_claim_and_build(author_ids, task_id):
     with CaptureQueriesContext(connection) as queries:
-        claimed = reports.claim_deliveries(author_ids=author_ids, report_date=report_date(), task_id=task_id)
-        built = reports.build_reports(author_ids=claimed, report_date=report_date())
+        claimed = reports.claim_deliveries(author_ids=author_ids, period_start=report_date(), task_id=task_id)
+        built = reports.build_reports(author_ids=claimed, period_start=report_date())
     assert len(built) == len(author_ids)
     assert all(len(report["rows"]) == 3 for report in built)
     return len(queries)
@@ -448,7 +494,7 @@ def test_sending_a_chunk_adds_only_the_per_email_delivery_mark_per_author(mailou
 
     def queries_to_send(author_ids, task_id):
         with CaptureQueriesContext(connection) as queries:
-            reports.send_reports_to_authors(author_ids=author_ids, report_date=report_date(), task_id=task_id)
+            reports.send_reports_to_authors(author_ids=author_ids, period_start=report_date(), task_id=task_id)
         marks = [q for q in queries if q["sql"].startswith('UPDATE "publisher_reportdelivery"')]
         return len(queries) - len(marks)
 
@@ -470,7 +516,7 @@ def test_an_author_who_unpublishes_after_the_claim_gets_nothing_and_no_claim_is_
         return claimed
 
     monkeypatch.setattr(reports, "claim_deliveries", claim_then_unpublish)
-    result = reports.send_reports_to_authors(author_ids=[leaving, staying], report_date=report_date(), task_id="t")
+    result = reports.send_reports_to_authors(author_ids=[leaving, staying], period_start=report_date(), task_id="t")
 
     assert result["sent_to"] == [staying] and [m.to for m in mailoutbox] == [[User.objects.get(pk=staying).email]]
     assert list(ReportDelivery.objects.values_list("author_id", "status")) == [(staying, ReportDelivery.Status.SENT)]
@@ -482,8 +528,8 @@ def test_report_links_are_the_posts_absolute_urls(settings, site_url):
     settings.SITE_URL = site_url
     author = AuthorFactory()
     for slug in ["hello-world", "post_2", "post-slug"]:
-        PostFactory(author=author, title=slug, slug=slug)
-    [report] = reports.build_reports(author_ids=[author.pk], report_date=report_date())
+        PostFactory(published_at=published_a_month_ago(), author=author, title=slug, slug=slug)
+    [report] = reports.build_reports(author_ids=[author.pk], period_start=report_date())
     assert sorted(row["url"] for row in report["rows"]) == sorted(
         site_url + post.get_absolute_url() for post in Post.objects.filter(author=author)
     )
@@ -492,7 +538,7 @@ def test_report_links_are_the_posts_absolute_urls(settings, site_url):
 @pytest.mark.django_db
 def test_a_report_email_is_multipart_alternative_with_a_stable_message_id_and_one_click_unsubscribe():
     author = author_with_posts(("Cats & dogs", 12, {0: 3}), full_name="Alice Author")
-    [report] = reports.build_reports(author_ids=[author.pk], report_date=report_date())
+    [report] = reports.build_reports(author_ids=[author.pk], period_start=report_date())
 
     message = view_count_report_email(report).message()
     parsed = email.message_from_bytes(message.as_bytes(linesep="\r\n"), policy=policy.default)
@@ -500,9 +546,9 @@ def test_a_report_email_is_multipart_alternative_with_a_stable_message_id_and_on
     assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
     assert "Cats & dogs" in text_body(parsed) and "Cats &amp; dogs" in html_body(parsed)
     assert parsed["To"] == author.email
-    assert parsed["Subject"] == f"Your posts' views on {date_format(report_date(), 'N j, Y')}"
-    # The same Message-ID each time this author's report for this date is built: receivers fold duplicates.
-    message_id = f"<view-report-{author.pk}-{report_date().isoformat()}@quick-publisher>"
+    assert parsed["Subject"] == subject_of_day(report_date())
+    # The same Message-ID each time this author's report for this period is built: receivers fold duplicates.
+    message_id = f"<view-report-{author.pk}-daily-{report_date().isoformat()}@quick-publisher>"
     assert parsed["Message-ID"] == view_count_report_email(report).message()["Message-ID"] == message_id
     assert (
         parsed["List-Unsubscribe"].strip()
@@ -525,19 +571,18 @@ def test_eligible_authors_are_streamed_in_keyset_chunks():
 def test_management_command_queues_the_report_for_the_given_date(celery_worker, smtp_server):
     earlier = report_date() - timedelta(days=3)
     author = AuthorFactory()
-    post = PostFactory(author=author, title="Old news", view_count=40)
+    post = PostFactory(published_at=published_a_month_ago(), author=author, title="Old news", view_count=40)
     DailyPostViews.objects.create(post=post, date=earlier, views=12)
     DailyPostViews.objects.create(post=post, date=earlier - timedelta(days=1), views=2)
 
     out = StringIO()
     call_command("send_view_count_report", "--date", earlier.isoformat(), stdout=out)
-    assert f"Queued the view-count report for {earlier.isoformat()} as task " in out.getvalue()
+    assert f"Queued the daily view-count report for {earlier.isoformat()} as task " in out.getvalue()
 
     [message] = wait_for_reports(smtp_server, 1)
-    assert message["Subject"] == f"Your posts' views on {date_format(earlier, 'N j, Y')}"
-    on = date_format(earlier, "N j")
-    assert f"Total views: 40 · On {on}: 12 · Change from the day before: +10" in text_body(message)
-    assert ReportDelivery.objects.get(author=author).report_date == earlier
+    assert message["Subject"] == subject_of_day(earlier)
+    assert "Views this day: 12 · Change from the day before: +10 · Total views: 40" in text_body(message)
+    assert ReportDelivery.objects.get(author=author).period_start == earlier
 
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
         call_command("send_view_count_report", "--date", "yesterday")
@@ -558,10 +603,10 @@ def test_admin_action_sends_the_days_report_now_and_the_daily_run_does_not_repea
     assert "Queued today&#x27;s report for 1 eligible author(s)." in response.content.decode()
     [message] = wait_for_reports(smtp_server, 1)
     assert message["To"] == "eager@example.com"
-    assert message["Subject"] == f"Your posts' views on {date_format(report_date(), 'N j, Y')}"
-    assert f"On {date_format(report_date(), 'N j')}: 6 · Change from the day before: +4" in text_body(message)
+    assert message["Subject"] == subject_of_day(report_date())
+    assert "Views this day: 6 · Change from the day before: +4" in text_body(message)
 
-    # At 07:00 beat runs the same day's report: it was sent already, so it is not sent again.
+    # At the author's hour the tick finds the same day's report due: it was sent already, so it is not sent again.
     wait_until(lambda: ReportDelivery.objects.filter(author=author, status="sent").exists())
     summary = run_and_wait(chunks_before=1)
     assert summary["queued"] == 1
@@ -571,88 +616,64 @@ def test_admin_action_sends_the_days_report_now_and_the_daily_run_does_not_repea
 # --- The schedule ------------------------------------------------------------------------------------
 
 
-def seconds_until(hour, minute):
-    now = timezone.localtime()
-    due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if due <= now:
-        due += timedelta(days=1)
-    return (due - now).total_seconds()
-
-
-def due_in(beat):
-    """Seconds until beat sends the daily report, or None if beat has not loaded it (it loads crontab
-    entries a couple of hours ahead of their time)."""
-    entry = beat.schedule.get(DAILY_REPORT)
-    if entry is None:
-        return None
-    is_due, next_check = entry.is_due()
-    assert not is_due
-    return next_check
-
-
 @pytest.mark.django_db(transaction=True)
-def test_editing_the_schedule_in_the_admin_changes_when_the_running_beat_sends_it(admin_client):
+def test_the_running_beat_follows_the_admin_when_the_tick_is_disabled_and_a_deploy_keeps_that(admin_client):
     beat = DatabaseScheduler(app=celery_app)  # a running beat: it read the schedule once, at start
-    before = due_in(beat)
-    assert before is None or abs(before - seconds_until(7, 0)) < 5
+    entry = beat.schedule[DUE_REPORTS]
+    assert entry.schedule.run_every == timedelta(minutes=15)
 
-    # The admin adds a new time and gives it to the daily report: about half an hour from now.
-    new_time = timezone.localtime() + timedelta(minutes=30)
-    if (new_time.hour, new_time.minute) == (7, 0):
-        new_time += timedelta(minutes=5)
-    add_page = admin_client.get("/admin/django_celery_beat/crontabschedule/add/")
-    data = admin_form_data(add_page)
-    data.update(
-        minute=str(new_time.minute),
-        hour=str(new_time.hour),
-        day_of_week="*",
-        day_of_month="*",
-        month_of_year="*",
-        timezone=timezone.get_current_timezone_name(),
-    )
-    assert admin_client.post("/admin/django_celery_beat/crontabschedule/add/", data).status_code == 302
-    crontab = CrontabSchedule.objects.get(minute=str(new_time.minute), hour=str(new_time.hour))
-
-    row = PeriodicTask.objects.get(name=DAILY_REPORT)
-    change_url = f"/admin/django_celery_beat/periodictask/{row.pk}/change/"
-    data = admin_form_data(admin_client.get(change_url))
-    data["crontab"] = crontab.pk
-    response = admin_client.post(change_url, data)
-    assert response.status_code == 302, response.context["adminform"].form.errors
-
-    # The same beat, not restarted, now sends it at the new time.
-    after = due_in(beat)
-    assert after is not None
-    assert abs(after - seconds_until(new_time.hour, new_time.minute)) < 5
-
-    # Migrating again (a deploy) keeps the admin's choice.
-    ensure_periodic_tasks()
-    assert PeriodicTask.objects.get(name=DAILY_REPORT).crontab == crontab
-
-    # Disabled in the admin: the running beat drops it.
+    row = PeriodicTask.objects.get(name=DUE_REPORTS)
     admin_client.post(
         "/admin/django_celery_beat/periodictask/", {"action": "disable_tasks", "_selected_action": [row.pk]}
     )
-    assert DAILY_REPORT not in beat.schedule
+    assert DUE_REPORTS not in beat.schedule
+    ensure_periodic_tasks()  # migrating again (a deploy) keeps the admin's choice
+    assert not PeriodicTask.objects.get(name=DUE_REPORTS).enabled
 
 
 @pytest.mark.django_db(transaction=True)
 def test_run_once_from_the_periodic_task_admin_sends_the_reports(admin_client, celery_worker, smtp_server):
     author = author_with_posts(("Run now", 2, {0: 2}))
-    row = PeriodicTask.objects.get(name=DAILY_REPORT)
+    row = PeriodicTask.objects.get(name=DUE_REPORTS)
 
     admin_client.post("/admin/django_celery_beat/periodictask/", {"action": "run_tasks", "_selected_action": [row.pk]})
 
     [message] = wait_for_reports(smtp_server, 1)
     assert message["To"] == author.email
     parent = wait_until(lambda: TaskResult.objects.filter(task_name=PARENT_TASK, status="SUCCESS").first())
-    assert parent.periodic_task_name == DAILY_REPORT
+    assert parent.periodic_task_name == DUE_REPORTS
 
 
 @pytest.mark.django_db
-def test_migrate_stores_the_daily_report_schedule_at_seven_in_time_zone(settings):
-    row = PeriodicTask.objects.get(name=DAILY_REPORT)
+def test_migrate_stores_the_tick_every_15_minutes_and_no_daily_row():
+    row = PeriodicTask.objects.get(name=DUE_REPORTS)
     assert row.enabled and row.task == PARENT_TASK
     assert (row.args, row.kwargs) == ("[]", "{}")
-    assert (row.crontab.minute, row.crontab.hour, row.crontab.day_of_week) == ("0", "7", "*")
-    assert str(row.crontab.timezone) == settings.TIME_ZONE
+    assert (row.interval.every, row.interval.period, row.crontab) == (900, "seconds", None)
+    assert not PeriodicTask.objects.filter(task="publisher.tasks.send_view_count_report").exists()
+
+
+@pytest.mark.django_db
+def test_the_migration_turns_an_installed_daily_row_into_the_tick_keeping_its_switch():
+    from importlib import import_module
+
+    from django.apps import apps as installed_apps
+
+    PeriodicTask.objects.filter(name=DUE_REPORTS).delete()
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        minute="0", hour="7", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
+    )
+    PeriodicTask.objects.create(
+        name="Daily view-count report", task="publisher.tasks.send_view_count_report", crontab=crontab, enabled=False
+    )
+    import_module("publisher.migrations.0005_report_tick_schedule").forwards(installed_apps, None)
+    ensure_periodic_tasks()  # after migrate, as on a deploy
+
+    [row] = PeriodicTask.objects.filter(task__startswith="publisher.tasks.send_")
+    assert (row.name, row.task, row.interval.every, row.crontab, row.enabled) == (
+        DUE_REPORTS,
+        PARENT_TASK,
+        900,
+        None,
+        False,
+    )

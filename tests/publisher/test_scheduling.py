@@ -94,3 +94,15 @@ def test_unscheduling_returns_the_post_to_draft_and_it_never_goes_live(client):
     post.refresh_from_db()
     assert post.status == Post.Status.DRAFT
     assert publish_due_posts(now=timezone.now() + timedelta(minutes=2)) == 0
+
+
+@pytest.mark.django_db
+def test_the_time_of_a_scheduled_post_is_entered_in_the_authors_zone(client):
+    author = AuthorFactory(report_time_zone="Asia/Kolkata")  # UTC+05:30
+    client.force_login(author)
+    data = {**POST_FORM, "status": "scheduled", "publish_at_0": "2099-01-01", "publish_at_1": "10:00:00"}
+    assert client.post(ADD, data).status_code == 302
+    post = Post.objects.get()
+    assert post.publish_at.isoformat() == "2099-01-01T04:30:00+00:00"
+    page = client.get(f"/admin/publisher/post/{post.pk}/change/").content.decode()
+    assert 'value="10:00:00"' in page

@@ -110,16 +110,15 @@ def test_head_requests_are_not_counted_and_other_methods_are_refused(client):
 
 
 @pytest.mark.django_db
-def test_views_are_kept_per_day_as_well_as_in_total():
-    post = PostFactory(view_count=5)
-    with timezone.override(EARLIEST_TIME_ZONE):
-        later_day = timezone.localdate()
-        DailyPostViews.objects.create(post=post, date=later_day, views=5)  # flushed earlier that day
-        for _ in range(3):
-            services.record_view(post)
-    with timezone.override(LATEST_TIME_ZONE):
-        earlier_day = timezone.localdate()
-        assert services.record_view(post) == 5 + 4
+def test_views_are_kept_per_day_of_the_author_as_well_as_in_total():
+    post = PostFactory(view_count=5, author__report_time_zone=EARLIEST_TIME_ZONE.key)
+    later_day = timezone.localdate(timezone=EARLIEST_TIME_ZONE)
+    DailyPostViews.objects.create(post=post, date=later_day, views=5)  # flushed earlier that day
+    for _ in range(3):
+        services.record_view(post)
+    post.author.report_time_zone = LATEST_TIME_ZONE.key  # the author moved: new views go on their new days
+    earlier_day = timezone.localdate(timezone=LATEST_TIME_ZONE)
+    assert services.record_view(post) == 5 + 4
     assert earlier_day < later_day
 
     assert services.flush_view_counts() == 4

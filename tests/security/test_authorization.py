@@ -58,7 +58,7 @@ def world():
         "draft_a": DraftFactory(author=users[AUTHOR_A], title="A's draft", slug="a-draft"),
         "post_b": post_b,
         "draft_b": draft_b,
-        "delivery": ReportDelivery.objects.create(author=b, report_date="2024-01-01", status="sent"),
+        "delivery": ReportDelivery.objects.create(author=b, period_start="2024-01-01", status="sent"),
         "daily_views": DailyPostViews.objects.create(post=post_b, date="2024-01-01", views=7),
         # Days in the stats' range, so that the stats page and its CSV would show the draft's title to the wrong user.
         "draft_daily_views": DailyPostViews.objects.create(post=draft_b, date=timezone.localdate(), views=3),

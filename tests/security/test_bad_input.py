@@ -416,14 +416,27 @@ def test_resend_and_reset_forms_refuse_hostile_addresses(site, path, email):
 
 
 @bounded
-@given(full_name=nasty_text, receives_reports=st.sampled_from(["", "on", "off", "\x00", "1" * 1000]))
-def test_account_form_refuses_or_cleans_hostile_names(site, full_name, receives_reports):
+@given(
+    full_name=nasty_text,
+    report_frequency=st.sampled_from(["", "daily", "weekly", "off", "\x00", "1" * 1000]),
+    report_time_zone=st.sampled_from(["UTC", "Asia/Kathmandu", "", "Mars/Olympus", "../etc/passwd", "\x00", "x" * 100]),
+    report_hour=st.sampled_from(["0", "23", "24", "-1", "7.5", "", "\x00"]),
+)
+def test_account_form_refuses_or_cleans_hostile_names(site, full_name, report_frequency, report_time_zone, report_hour):
     user = site["author"]
     User.objects.filter(pk=user.pk).update(full_name="Kept Name")
     client = hostile_client()
     client.force_login(user)
     before = row_counts()
-    response = client.post("/account/", {"full_name": full_name, "receives_reports": receives_reports})
+    response = client.post(
+        "/account/",
+        {
+            "full_name": full_name,
+            "report_frequency": report_frequency,
+            "report_time_zone": report_time_zone,
+            "report_hour": report_hour,
+        },
+    )
     assert_answered(response, "account")
     assert row_counts() == before
     user.refresh_from_db()
@@ -472,7 +485,7 @@ def test_unsubscribe_refuses_hostile_tokens(site, token, method):
     response = hostile_client().generic(method, f"/reports/unsubscribe/{token}/")
     assert_answered(response, token)
     assert response.status_code in {400, 404}
-    assert User.objects.filter(receives_reports=False).count() == 0
+    assert User.objects.filter(report_frequency="off").count() == 0
 
 
 # --- Requests that are wrong as a whole ----------------------------------------------------------------
@@ -521,7 +534,7 @@ def test_unsubscribe_takes_a_one_click_post_without_csrf_by_design(site):
     response = client.post(f"/reports/unsubscribe/{site['unsubscribe_token']}/", {"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     site["author"].refresh_from_db()
-    assert not site["author"].receives_reports
+    assert site["author"].report_frequency == "off"
 
 
 @pytest.mark.parametrize("path", ["/signup/", "/login/", "/admin/login/", "/verify/resend/", "/password-reset/"])

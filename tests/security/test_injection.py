@@ -3,7 +3,6 @@ no script from a post's Markdown, whether on the site, in the feed or in an emai
 
 import html
 import re
-from datetime import timedelta
 from html.parser import HTMLParser
 from xml.etree import ElementTree
 
@@ -66,7 +65,7 @@ def test_a_title_and_a_name_with_cr_lf_cannot_add_headers_to_a_report(smtp_serve
     PostFactory(author=author, title="Title\r\nBcc: evil@example.com\r\nX-Injected: yes")
     PostFactory(author=author, title="Bcc: evil@example.com\nReply-To: evil@example.com")
     result = send_reports_to_authors(
-        author_ids=[author.pk], report_date=timezone.localdate() - timedelta(days=1), task_id="injection-test"
+        author_ids=[author.pk], period_start=timezone.localdate(), task_id="injection-test"
     )
     assert result["sent"] == 1
     [message] = smtp_server.wait_for(1)
@@ -129,9 +128,7 @@ def test_markup_in_a_name_is_escaped_in_the_html_part_and_plain_in_the_text_part
 def test_markup_in_titles_and_names_is_escaped_in_the_report(smtp_server):
     author = AuthorFactory(email="writer@example.com", full_name=MARKUP)
     PostFactory(author=author, title=f"Title {MARKUP}")
-    send_reports_to_authors(
-        author_ids=[author.pk], report_date=timezone.localdate() - timedelta(days=1), task_id="markup-test"
-    )
+    send_reports_to_authors(author_ids=[author.pk], period_start=timezone.localdate(), task_id="markup-test")
     [message] = smtp_server.wait_for(1)
     body = html_body(message)
     assert "<script>" not in body and "<img src=x" not in body

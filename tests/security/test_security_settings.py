@@ -18,7 +18,7 @@ from django_celery_beat.models import PeriodicTask
 
 from main import services
 from main.models import User
-from publisher.schedules import DAILY_REPORT
+from publisher.schedules import DUE_REPORTS
 from publisher.tokens import make_unsubscribe_token
 from tests.factories import PASSWORD, AuthorFactory, PostFactory, UserFactory
 
@@ -194,9 +194,9 @@ def test_unsubscribe_tokens_are_signed_and_any_change_is_400(client):
         response = client.post(f"/reports/unsubscribe/{bad}/")
         assert response.status_code == 400, bad
         assert client.get(f"/reports/unsubscribe/{bad}/").status_code == 400, bad
-    assert User.objects.filter(receives_reports=False).count() == 0
+    assert User.objects.filter(report_frequency="off").count() == 0
     assert client.post(f"/reports/unsubscribe/{token}/").status_code == 200
-    assert list(User.objects.filter(receives_reports=False)) == [a]
+    assert list(User.objects.filter(report_frequency="off")) == [a]
 
 
 @pytest.mark.django_db
@@ -206,7 +206,7 @@ def test_unsubscribe_tokens_expire(client, settings):
     settings.UNSUBSCRIBE_LINK_MAX_AGE = timedelta(seconds=-1)
     assert client.post(f"/reports/unsubscribe/{token}/").status_code == 400
     author.refresh_from_db()
-    assert author.receives_reports
+    assert author.report_frequency == "daily"
 
 
 # --- Production settings, cookies and the Content-Security-Policy -------------------------------------
@@ -323,13 +323,16 @@ def test_no_template_of_ours_relies_on_inline_script():
 @pytest.mark.django_db
 def test_the_admin_pages_run_no_inline_script(admin_client):
     """Rendered, with the third-party admins' templates: every script is a file; inline ones are data only."""
-    task = PeriodicTask.objects.get(name=DAILY_REPORT)
+    task = PeriodicTask.objects.get(name=DUE_REPORTS)
     pages = [
         "/admin/",
         "/admin/publisher/post/add/",
         "/admin/django_celery_beat/periodictask/",
         "/admin/django_celery_beat/periodictask/add/",
         f"/admin/django_celery_beat/periodictask/{task.pk}/change/",
+        "/admin/publisher/reportrun/",
+        "/admin/publisher/reportdelivery/",
+        "/admin/main/user/",
     ]
     for path in pages:
         response = admin_client.get(path)
