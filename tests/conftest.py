@@ -2,6 +2,7 @@
 
 import contextlib
 import email
+import os
 import threading
 import time
 from email import policy
@@ -18,9 +19,28 @@ from quick_publisher.redis_server import free_port
 from tests import private_redis as private_redis_plugin
 
 
+def required(what):
+    """CI sets REQUIRE_POSTGRES=1, REQUIRE_BROWSER=1, REQUIRE_PRIVATE_REDIS=1 where it provides those things: there a
+    test that would be skipped for want of one fails instead, so a run cannot go green without the real thing."""
+    return os.environ.get(f"REQUIRE_{what}", "").strip() not in ("", "0")
+
+
+def skip_unless_required(what, reason):
+    if required(what):
+        pytest.fail(f"REQUIRE_{what} is set, and yet: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_sessionstart(session):
+    if required("POSTGRES") and connection.vendor != "postgresql":
+        raise pytest.UsageError(f"REQUIRE_POSTGRES is set but the database is {connection.vendor} (set DATABASE_URL)")
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (set DATABASE_URL): SQLite serializes every write, so it proves nothing here")
+        skip_unless_required(
+            "POSTGRES", "needs PostgreSQL (set DATABASE_URL): SQLite serializes every write, so it proves nothing here"
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +71,9 @@ def celery_worker(transactional_db):
 def private_redis():
     redis_server = private_redis_plugin.private_redis()
     if redis_server is None:
-        pytest.skip("stops and starts Redis: only with the session's private Redis (REDIS_URL unset)")
+        skip_unless_required(
+            "PRIVATE_REDIS", "stops and starts Redis: only with the session's private Redis (REDIS_URL unset)"
+        )
     yield redis_server
     if redis_server.process.poll() is not None:
         redis_server.start()
