@@ -7,7 +7,9 @@ import threading
 import time
 from email import policy
 
+import kombu.exceptions
 import pytest
+import redis
 from aiosmtpd.controller import Controller
 from celery.contrib.testing import tasks as celery_testing_tasks  # noqa: F401  registers celery.ping
 from celery.contrib.testing.worker import start_worker
@@ -58,13 +60,69 @@ def fresh_redis_state():
 # --- Celery ------------------------------------------------------------------------------------------
 
 
+# Hostnames of the workers a test has running: `settle()` waits until they and the queue are idle.
+running_workers = set()
+
+
+@contextlib.contextmanager
+def worker_running(hostname):
+    running_workers.add(hostname)
+    try:
+        yield
+    finally:
+        running_workers.discard(hostname)
+
+
 @pytest.fixture
 def celery_worker(transactional_db):
     """A real worker thread consuming from the session's Redis; tasks see committed data only."""
     celery_app.control.purge()  # nothing left over from earlier tests
     with start_worker(celery_app, pool="solo", concurrency=1, perform_ping_check=True, shutdown_timeout=30) as worker:
-        yield worker
+        with worker_running(worker.hostname):
+            yield worker
     celery_app.control.purge()
+
+
+def queued_messages(queue=None):
+    """Messages waiting in the broker's queue (not those a worker has taken), on Redis or RabbitMQ alike."""
+    declared = celery_app.amqp.queues[queue or celery_app.conf.task_default_queue]
+    with celery_app.connection_for_read() as conn:
+        try:
+            # Declared as the workers declare it (same arguments), which also answers how many messages it holds.
+            return declared.bind(conn.default_channel).queue_declare().message_count
+        except (*conn.connection_errors, *conn.channel_errors):
+            return None  # a connection the broker closed (it restarted): unknown, ask again
+
+
+def workers_idle(hostnames):
+    """True when every worker answers that it runs, holds and has scheduled no task. A worker busy in a solo pool
+    does not answer at all: that counts as busy."""
+    if not hostnames:
+        return True
+    inspect = celery_app.control.inspect(destination=sorted(hostnames), timeout=1, limit=len(hostnames))
+    for held in (inspect.active, inspect.reserved, inspect.scheduled):
+        try:
+            replies = held() or {}
+        except (redis.RedisError, kombu.exceptions.KombuError, OSError):
+            return False  # a connection pooled before the broker restarted: the next try opens a new one
+        if set(replies) != set(hostnames) or any(replies.values()):
+            return False
+    return True
+
+
+def wait_until_idle(hostnames=None, timeout=60):
+    """Wait until the queue is empty and every running worker idle, twice in a row: then no task is left that could
+    still send anything (a retry is queued, or scheduled on a worker, before the task that retries finishes)."""
+    hostnames = set(running_workers if hostnames is None else hostnames)
+    calm = 0
+
+    def idle():
+        nonlocal calm
+        quiet = queued_messages() == 0 and workers_idle(hostnames) and queued_messages() == 0
+        calm = calm + 1 if quiet else 0
+        return calm >= 2
+
+    wait_until(idle, timeout=timeout, interval=0.2)
 
 
 @pytest.fixture
@@ -126,9 +184,10 @@ class SMTPServer:
                 self.handler.received.wait(remaining)
         return self.messages
 
-    def settle(self, seconds=1.0):
-        """Give stragglers (duplicates, if any) time to arrive; return everything received."""
-        time.sleep(seconds)
+    def settle(self, timeout=60):
+        """Wait until nothing more can arrive (the broker's queue empty and every running worker idle); return
+        everything received. Duplicates, if any, are among it: no fixed sleep that a slow machine could outlast."""
+        wait_until_idle(timeout=timeout)
         return self.messages
 
     def messages_to(self, address):
@@ -182,6 +241,40 @@ def dead_broker():
 def broker_at_dead_port():
     with dead_broker():
         yield
+
+
+class Timing:
+    """Wall time of a block, and how much of it this thread spent on the CPU; the rest it spent waiting."""
+
+    wall = cpu = 0.0
+
+    @property
+    def waited(self):
+        return max(0.0, self.wall - self.cpu)
+
+    def __str__(self):
+        return f"{self.wall:.2f}s, of which {self.waited:.2f}s waiting and {self.cpu:.2f}s on the CPU"
+
+
+# What a request may wait for when Redis is down or hangs: the cache and the broker give up after
+# REDIS_SOCKET_TIMEOUT each (0.5 s); the rest is for the scheduler of a busy shared machine. Waiting for the
+# broker's own socket timeout (CELERY_BROKER_SOCKET_TIMEOUT, 5 s), a retry loop or SMTP (EMAIL_TIMEOUT, 10 s)
+# exceeds it. Measured as waiting time, not wall time: hashing a password on a loaded machine takes what it takes.
+def request_wait_budget(timeouts=2, slack=0.5):
+    from django.conf import settings
+
+    return timeouts * settings.REDIS_SOCKET_TIMEOUT + slack
+
+
+@contextlib.contextmanager
+def timed():
+    """with timed() as t: ... then t.wall, t.cpu and t.waited (wall time not spent on this thread's CPU)."""
+    timing = Timing()
+    wall, cpu = time.monotonic(), time.thread_time()
+    try:
+        yield timing
+    finally:
+        timing.wall, timing.cpu = time.monotonic() - wall, time.thread_time() - cpu
 
 
 def wait_until(predicate, timeout=20, interval=0.05):

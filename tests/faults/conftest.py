@@ -28,7 +28,7 @@ from django.db import connection
 
 from quick_publisher.celery import app as celery_app
 from quick_publisher.redis_server import free_port
-from tests.conftest import RecordingHandler, SMTPServer
+from tests.conftest import RecordingHandler, SMTPServer, running_workers
 
 # --- SMTP --------------------------------------------------------------------------------------------
 
@@ -182,6 +182,7 @@ class WorkerProcess:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 raise AssertionError(f"worker {self.hostname} did not start:\n{self.log()}")
+        running_workers.add(self.hostname)
         return self
 
     def answers_ping(self):
@@ -200,6 +201,7 @@ class WorkerProcess:
 
     def kill(self):
         """SIGKILL the whole worker (main process and any pool processes): no shutdown, no ack, no cleanup."""
+        running_workers.discard(self.hostname)
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
         if self.process:
