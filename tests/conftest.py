@@ -3,9 +3,11 @@
 import contextlib
 import email
 import os
+import socket
 import threading
 import time
 from email import policy
+from urllib.parse import urlsplit, urlunsplit
 
 import kombu.exceptions
 import pytest
@@ -13,12 +15,20 @@ import redis
 from aiosmtpd.controller import Controller
 from celery.contrib.testing import tasks as celery_testing_tasks  # noqa: F401  registers celery.ping
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 from django.db import connection
 
 from publisher import view_buffer
 from quick_publisher.celery import app as celery_app
 from quick_publisher.redis_server import free_port
 from tests import private_redis as private_redis_plugin
+
+
+# Celery prefers the CELERY_BROKER_URL environment variable to its configuration. The settings have read it (it is
+# the broker of this run, RabbitMQ in CI's third pass); from here the configuration decides, so that a test can point
+# Celery at a dead or hanging broker. Worker processes are given the configured URL explicitly.
+assert celery_app.conf.broker_url == settings.CELERY_BROKER_URL
+os.environ.pop("CELERY_BROKER_URL", None)
 
 
 def required(what):
@@ -36,6 +46,20 @@ def skip_unless_required(what, reason):
 def pytest_sessionstart(session):
     if required("POSTGRES") and connection.vendor != "postgresql":
         raise pytest.UsageError(f"REQUIRE_POSTGRES is set but the database is {connection.vendor} (set DATABASE_URL)")
+
+
+# Tests that use these involve the broker: CI runs them again on RabbitMQ (`-m broker`, README "Tests").
+BROKER_FIXTURES = {"celery_worker", "worker_processes", "broker_at_dead_port", "hanging_broker", "eight_worker_threads"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if BROKER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.broker)
+
+
+def broker_is_amqp():
+    return celery_app.conf.broker_url.split("://", 1)[0] in ("amqp", "amqps", "pyamqp")
 
 
 def pytest_runtest_setup(item):
@@ -226,11 +250,18 @@ def _point_celery_at(url):
     celery_app.amqp._producer_pool = None
 
 
+def broker_url_at(port):
+    """The configured broker (Redis or RabbitMQ, its credentials and database or vhost) at another local port."""
+    parts = urlsplit(celery_app.conf.broker_url)
+    credentials = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"))
+
+
 @contextlib.contextmanager
 def dead_broker():
-    """Celery publishes to a port where nothing listens, as when Redis is down."""
+    """Celery publishes to a port where nothing listens, as when the broker is down."""
     original = celery_app.conf.broker_url
-    _point_celery_at(f"redis://127.0.0.1:{free_port()}/0")
+    _point_celery_at(broker_url_at(free_port()))
     try:
         yield
     finally:
@@ -241,6 +272,19 @@ def dead_broker():
 def broker_at_dead_port():
     with dead_broker():
         yield
+
+
+@pytest.fixture
+def hanging_broker():
+    """Celery publishes to a broker that hangs: the connection is made (the kernel completes it for a listening
+    socket), then nothing ever answers, as with a stalled server or a network partition."""
+    original = celery_app.conf.broker_url
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as listener:  # never accepts, never answers
+        _point_celery_at(broker_url_at(listener.getsockname()[1]))
+        try:
+            yield
+        finally:
+            _point_celery_at(original)
 
 
 class Timing:

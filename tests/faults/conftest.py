@@ -28,7 +28,7 @@ from django.db import connection
 
 from quick_publisher.celery import app as celery_app
 from quick_publisher.redis_server import free_port
-from tests.conftest import RecordingHandler, SMTPServer, running_workers
+from tests.conftest import RecordingHandler, SMTPServer, broker_is_amqp, running_workers
 
 # --- SMTP --------------------------------------------------------------------------------------------
 
@@ -242,8 +242,9 @@ def worker_processes(transactional_db, tmp_path):
         worker.kill()
     # Nothing of this test may reach the next one: queued tasks, and tasks a killed worker held unacknowledged.
     celery_app.control.purge()
-    broker = redis.Redis.from_url(celery_app.conf.broker_url)
-    broker.delete("unacked", "unacked_index")
+    if not broker_is_amqp():  # RabbitMQ requeued them when the workers' connections closed; purge() took them
+        broker = redis.Redis.from_url(celery_app.conf.broker_url)
+        broker.delete("unacked", "unacked_index")
 
 
 # --- A database that goes away -----------------------------------------------------------------------

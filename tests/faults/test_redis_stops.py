@@ -19,7 +19,7 @@ from main.tasks import resend_missing_verifications
 from publisher import services, view_buffer
 from publisher.models import DailyPostViews, Post, ViewFlush
 from publisher.tasks import flush_view_counts
-from tests.conftest import request_wait_budget, timed, wait_until
+from tests.conftest import broker_is_amqp, request_wait_budget, timed, wait_until
 from tests.factories import PASSWORD, PostFactory
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -50,7 +50,8 @@ def test_redis_stopped_during_sign_ups_each_is_saved_fast_and_mailed_once_when_i
         assert timing.waited < request_wait_budget(), f"sign-up {n} with Redis down: {timing}"
     users = User.objects.filter(email__startswith="reader")
     assert users.count() == 6
-    assert users.filter(verification_sent_at__isnull=True).count() >= 5
+    if not broker_is_amqp():  # Redis was the broker too: those tasks could not be queued
+        assert users.filter(verification_sent_at__isnull=True).count() >= 5
 
     private_redis.start()
     # A minute later beat runs the sweeper (here: the sign-ups are made older than the sweeper's minimum age).

@@ -15,6 +15,7 @@ from tests.factories import UserFactory
 ROOT = settings.BASE_DIR
 
 
+@pytest.mark.broker
 @pytest.mark.django_db
 def test_healthz_reports_database_and_broker_ok(client):
     response = client.get("/healthz")
@@ -43,6 +44,29 @@ def test_signup_with_redis_down_does_not_wait_on_the_broker(client, broker_at_de
     assert timing.waited < request_wait_budget(), f"sign-up with the broker down: {timing}"
     user = User.objects.get(email="fast@example.com")
     assert user.verification_sent_at is None  # the sweeper will send it once Redis is back
+
+
+@pytest.mark.django_db
+def test_healthz_names_the_broker_when_it_hangs(client, hanging_broker):
+    with timed() as timing:
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert set(response.json()["failed"]) == {"broker"}
+    assert timing.waited < request_wait_budget(timeouts=3), f"/healthz with the broker hanging: {timing}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signup_with_the_broker_hanging_waits_only_the_short_publish_timeouts(client, hanging_broker):
+    """The broker accepts the connection and never answers (Redis or RabbitMQ stalled, a network partition)."""
+    with timed() as timing:
+        response = client.post(
+            "/signup/",
+            {"email": "hung@example.com", "full_name": "Hung", "password1": "x-Very-long-pw-1",
+             "password2": "x-Very-long-pw-1"},
+        )
+    assert response.status_code == 302
+    assert timing.waited < request_wait_budget(), f"sign-up with the broker hanging: {timing}"
+    assert User.objects.get(email="hung@example.com").verification_sent_at is None  # for the sweeper
 
 
 @pytest.mark.django_db
