@@ -54,7 +54,8 @@ BROKER_FIXTURES = {"celery_worker", "worker_processes", "broker_at_dead_port", "
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if BROKER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        in_faults = item.path.parent.name == "faults"  # some take a worker later, with request.getfixturevalue
+        if in_faults or BROKER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.broker)
 
 
