@@ -102,7 +102,10 @@ def worker_running(hostname):
 def celery_worker(transactional_db):
     """A real worker thread consuming from the session's Redis; tasks see committed data only."""
     celery_app.control.purge()  # nothing left over from earlier tests
-    with start_worker(celery_app, pool="solo", concurrency=1, perform_ping_check=True, shutdown_timeout=30) as worker:
+    # On RabbitMQ a solo pool in a thread of this process takes each task only ~10 s after it is queued (its event
+    # loop waits out a poll); a pool of one thread takes it at once and runs tasks one at a time all the same.
+    pool = "threads" if broker_is_amqp() else "solo"
+    with start_worker(celery_app, pool=pool, concurrency=1, perform_ping_check=True, shutdown_timeout=30) as worker:
         with worker_running(worker.hostname):
             yield worker
     celery_app.control.purge()
