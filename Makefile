@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# Web on :8000, a worker, one beat, the local inbox on :1025, and Redis when none answers at REDIS_URL.
+# Web on :8000, a worker, one beat, the local inbox on :1025, Flower on :5555, and Redis when none answers at REDIS_URL.
 run: install .env
 	python manage.py migrate --noinput
 	python manage.py collectstatic --noinput --verbosity 0
@@ -23,11 +23,12 @@ run: install .env
 	@echo "Admin:  http://127.0.0.1:8000/admin/"
 	@echo "Inbox:  http://127.0.0.1:8000/inbox/   (every email the platform sends; SMTP on 127.0.0.1:1025)"
 	@echo "Health: http://127.0.0.1:8000/healthz"
+	@echo "Flower: http://127.0.0.1:5555/   (the Celery dashboard: workers, tasks, queues; localhost only)"
 	@if python -m quick_publisher.redis_server --answers; then \
 	  echo "Redis:  using the server at $${REDIS_URL:-redis://127.0.0.1:6379/0}"; \
-	  exec honcho -f Procfile start web worker beat mail; \
+	  exec honcho -f Procfile start web worker beat mail flower; \
 	else \
-	  exec honcho -f Procfile start web worker beat mail redis; \
+	  exec honcho -f Procfile start web worker beat mail flower redis; \
 	fi
 
 .env:

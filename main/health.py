@@ -3,6 +3,7 @@
 from django.db import connection
 
 from quick_publisher.celery import app
+from quick_publisher.queueing import request_publish_options
 
 
 def check_database():
@@ -11,7 +12,9 @@ def check_database():
 
 
 def check_broker():
-    with app.connection_for_write() as conn:
+    """Whichever broker is configured (Redis or RabbitMQ), with a request's short timeouts: a broker that hangs
+    fails the check in about a second instead of holding it for the broker's socket timeout."""
+    with app.connection_for_write(transport_options=request_publish_options(app.conf.broker_url)) as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
 
 

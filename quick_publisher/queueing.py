@@ -25,13 +25,28 @@ def email_retry_countdown(retries):
     return random.randint(0, ceiling)
 
 
-# A request publishes once, on a connection with the short Redis timeouts: a broker that hangs (connections
-# open, no answer) must not hold the request for the broker's socket timeout, twice.
+# A request publishes once, on a connection with short timeouts (REDIS_SOCKET_TIMEOUT, whichever the broker): a
+# broker that hangs (connections open, no answer) must not hold the request for the broker's socket timeout, twice.
 REQUEST_PUBLISH_OPTIONS = {
-    "socket_timeout": settings.REDIS_SOCKET_TIMEOUT,
-    "socket_connect_timeout": settings.REDIS_SOCKET_TIMEOUT,
-    "max_retries": 0,
+    "redis": {
+        "socket_timeout": settings.REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": settings.REDIS_SOCKET_TIMEOUT,
+        "max_retries": 0,
+    },
+    # py-amqp: the connection and its handshake, then each read (the publisher confirm) and write.
+    "amqp": {
+        "connect_timeout": settings.REDIS_SOCKET_TIMEOUT,
+        "read_timeout": settings.REDIS_SOCKET_TIMEOUT,
+        "write_timeout": settings.REDIS_SOCKET_TIMEOUT,
+        "confirm_publish": True,
+        "max_retries": 0,
+    },
 }
+
+
+def request_publish_options(broker_url):
+    scheme = broker_url.split("://", 1)[0]
+    return REQUEST_PUBLISH_OPTIONS["amqp" if scheme in ("amqp", "amqps", "pyamqp") else "redis"]
 
 
 def queue_after_commit(task, *args, **kwargs):
@@ -41,7 +56,8 @@ def queue_after_commit(task, *args, **kwargs):
     """
 
     def queue_task():
-        with task.app.connection_for_write(transport_options=REQUEST_PUBLISH_OPTIONS) as connection:
+        options = request_publish_options(task.app.conf.broker_url)
+        with task.app.connection_for_write(transport_options=options) as connection:
             task.apply_async(args, kwargs, connection=connection, retry=False)
 
     queue_task.__qualname__ = f"queue_task({task.name})"

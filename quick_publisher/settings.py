@@ -191,18 +191,31 @@ VIEW_FLUSH_CHUNK_SIZE = env.int("VIEW_FLUSH_CHUNK_SIZE", default=100_000)
 
 # --- Celery ----------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# RabbitMQ (amqp://) or Redis (redis://): README, "Which broker".
+BROKER_IS_AMQP = CELERY_BROKER_URL.split("://", 1)[0] in ("amqp", "amqps", "pyamqp")
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
-    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5),
-    # How long a task taken by a worker that died stays invisible before another worker gets it.
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-    "max_retries": 1,
-    "interval_start": 0,
-    "interval_step": 0.2,
-    "interval_max": 0.5,
-}
+CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5)
+# kombu's reconnection policy, the same for both brokers.
+BROKER_RETRY_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+if BROKER_IS_AMQP:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # py-amqp's socket timeouts (SO_RCVTIMEO / SO_SNDTIMEO): a RabbitMQ that hangs fails the call instead.
+        "read_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+        "write_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+        # Publisher confirms: a task is queued once RabbitMQ says it has it, not once it left our socket.
+        "confirm_publish": True,
+        **BROKER_RETRY_OPTIONS,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+        "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+        # How long a task taken by a worker that died stays invisible before another worker gets it (Redis only:
+        # RabbitMQ gives a task back as soon as the connection of the worker holding it is gone).
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        **BROKER_RETRY_OPTIONS,
+    }
 # Publishing from a request gives up fast: the sweeper catches what could not be queued.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_ACCEPT_CONTENT = ["json"]

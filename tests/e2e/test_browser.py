@@ -32,6 +32,7 @@ from django.utils import dateformat
 from playwright.sync_api import expect, sync_playwright
 
 from quick_publisher.redis_server import free_port
+from tests.conftest import skip_unless_required
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +49,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PROCESSES = ("web", "worker", "beat", "mail")  # Redis is the test session's
+PROCESSES = ("web", "worker", "beat", "mail", "flower")  # Redis is the test session's
 STARTUP_TIMEOUT = 60
 WAIT_TIMEOUT = 45  # for the worker's emails and results
 VIEWS = 3
@@ -86,8 +87,9 @@ class Platform:
     """The Procfile's processes, started by honcho in a session of their own, configured through the environment."""
 
     def __init__(self, *, workdir, database_url, redis_url, log_path):
-        self.web_port, self.smtp_port = free_port(), free_port()
+        self.web_port, self.smtp_port, self.flower_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.web_port}"
+        self.flower_url = f"http://127.0.0.1:{self.flower_port}"
         self.log_path = log_path
         self.env = {
             **os.environ,
@@ -113,6 +115,7 @@ class Platform:
             "SMTP_PORT": str(self.smtp_port),
             "DEV_MAILDIR": str(workdir / "mail"),
             "BEAT_PIDFILE": str(workdir / "celerybeat.pid"),
+            "FLOWER_PORT": str(self.flower_port),
         }
         self.process = None
         self.process_groups = set()
@@ -143,7 +146,9 @@ class Platform:
             start_new_session=True,
         )
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not (self._answers(f"{self.url}/healthz") and self._listens(self.smtp_port)):
+        while not (
+            self._answers(f"{self.url}/healthz") and self._listens(self.smtp_port) and self._listens(self.flower_port)
+        ):
             self.assert_running()
             assert time.monotonic() < deadline, f"the platform did not start in {STARTUP_TIMEOUT}s\n{self.log_tail()}"
             time.sleep(0.25)
@@ -252,6 +257,19 @@ def spare_redis_database():
     pytest.fail(f"no empty database on the Redis at {os.environ['REDIS_URL']} for the platform")
 
 
+def listening_addresses(port):
+    """The local addresses a TCP port is listened on, from /proc/net/tcp and tcp6 (hex, as the kernel writes them)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, port_hex = local.rsplit(":", 1)
+                if state == "0A" and int(port_hex, 16) == port:  # LISTEN
+                    found.add(address)
+    return found
+
+
 # --- Fixtures ----------------------------------------------------------------------------------------
 
 
@@ -266,9 +284,10 @@ def find_chromium():
 def browser():
     executable = find_chromium()
     if executable is None:
-        pytest.skip(
+        skip_unless_required(
+            "BROWSER",
             "no Chromium on this machine (looked for chromium, chromium-browser, google-chrome on PATH): "
-            "install Debian's package with `apt-get install chromium` to run the end-to-end test"
+            "install Debian's package with `apt-get install chromium` to run the end-to-end test",
         )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
@@ -556,6 +575,21 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
         expect(result).to_contain_text(part)
     screenshot(admin, "admin-task-result")
     admin_context.close()
+
+    # 7b. Flower, the Celery dashboard `make run` starts beside the site: the platform's worker and the tasks it ran.
+    flower_context = browser.new_context(base_url=platform.flower_url, viewport={"width": 1280, "height": 800})
+    flower = flower_context.new_page()
+    assert listening_addresses(platform.flower_port) == {"0100007F"}, "Flower must listen on 127.0.0.1 only"
+    flower.goto("/")
+    expect(flower).to_have_title(re.compile("Flower"))
+    expect(flower.locator("body")).to_contain_text(f"celery@{socket.gethostname()}")
+    screenshot(flower, "flower")
+    flower.goto("/tasks")
+    expect(flower.locator("body")).to_contain_text(
+        "publisher.tasks.send_view_count_report", timeout=WAIT_TIMEOUT * 1000
+    )
+    screenshot(flower, "flower-tasks")
+    flower_context.close()
 
     # 8. The report's unsubscribe link turns reports off, as the account page shows.
     page.locator("pre.email-text a[href*='/reports/unsubscribe/']").click()

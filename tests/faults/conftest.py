@@ -28,7 +28,7 @@ from django.db import connection
 
 from quick_publisher.celery import app as celery_app
 from quick_publisher.redis_server import free_port
-from tests.conftest import RecordingHandler, SMTPServer
+from tests.conftest import RecordingHandler, SMTPServer, broker_is_amqp, running_workers
 
 # --- SMTP --------------------------------------------------------------------------------------------
 
@@ -200,6 +200,7 @@ class WorkerProcess:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 raise AssertionError(f"worker {self.hostname} did not start:\n{self.log()}")
+        running_workers.add(self.hostname)
         return self
 
     def answers_ping(self):
@@ -218,6 +219,7 @@ class WorkerProcess:
 
     def kill(self):
         """SIGKILL the whole worker (main process and any pool processes): no shutdown, no ack, no cleanup."""
+        running_workers.discard(self.hostname)
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
         if self.process:
@@ -258,8 +260,9 @@ def worker_processes(transactional_db, tmp_path):
         worker.kill()
     # Nothing of this test may reach the next one: queued tasks, and tasks a killed worker held unacknowledged.
     celery_app.control.purge()
-    broker = redis.Redis.from_url(celery_app.conf.broker_url)
-    broker.delete("unacked", "unacked_index")
+    if not broker_is_amqp():  # RabbitMQ requeued them when the workers' connections closed; purge() took them
+        broker = redis.Redis.from_url(celery_app.conf.broker_url)
+        broker.delete("unacked", "unacked_index")
 
 
 # --- A database that goes away -----------------------------------------------------------------------

@@ -9,12 +9,18 @@ The cut lands at the worst moment, deterministically: right after the SMTP serve
 the worker records it as sent.
 """
 
+import logging
+import uuid
+
 import pytest
+from celery import states
 from django.db import connection
+from django_celery_results.models import TaskResult
 
 from publisher.models import ReportDelivery
 from publisher.tasks import send_view_count_report
-from tests.conftest import wait_until
+from quick_publisher.celery import app as celery_app
+from tests.conftest import timed, wait_until
 from tests.faults.conftest import TcpProxy, authors_with_posts, database_url
 
 AUTHORS = 12
@@ -47,7 +53,51 @@ def test_database_unreachable_mid_report_run_tasks_retry_and_each_author_gets_on
 
     wait_until(database_proxy.refusals_done, timeout=30)
     wait_until(lambda: ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT).count() == AUTHORS, timeout=60)
-    smtp.settle(1.5)
+    smtp.settle()
     assert smtp.count_by_recipient() == {author.email: 1 for author in authors}
     assert ReportDelivery.objects.count() == AUTHORS
     assert "Retry in" in worker.log()  # the affected task retried
+
+
+# --- The task-result store (quick_publisher/task_results.py) -----------------------------------------
+
+
+@pytest.fixture
+def db_through_proxy(database_proxy, transactional_db):
+    """This process's own database connection goes through the proxy, as a worker's would."""
+    db = connection.settings_dict
+    direct = db["HOST"], db["PORT"]
+    connection.close()
+    db["HOST"], db["PORT"] = "127.0.0.1", str(database_proxy.port)
+    TaskResult.objects.exists()  # a connection is open through the proxy when it is cut
+    yield database_proxy
+    database_proxy.cut(refuse=0)
+    connection.close()
+    db["HOST"], db["PORT"] = direct
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_task_state_written_while_the_database_is_away_for_a_moment_is_stored_on_a_new_connection(
+    db_through_proxy,
+):
+    task_id = str(uuid.uuid4())
+    db_through_proxy.cut(refuse=3)  # the open connection dies; the next three attempts are turned away
+    celery_app.backend.store_result(task_id, {"sent": 1}, states.SUCCESS)
+    assert db_through_proxy.refused == 3
+    assert TaskResult.objects.get(task_id=task_id).status == states.SUCCESS
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_task_state_written_while_the_database_stays_away_is_skipped_with_a_warning(db_through_proxy, caplog):
+    task_id = str(uuid.uuid4())
+    db_through_proxy.cut(refuse=10_000)
+    with caplog.at_level(logging.WARNING, logger="quick_publisher.task_results"), timed() as timing:
+        celery_app.backend.store_result(task_id, {"sent": 1}, states.SUCCESS)  # returns: the worker goes on
+    assert db_through_proxy.refused >= 1 + celery_app.conf.result_backend_max_retries - 1
+    assert timing.wall < 15, f"the retries took {timing}"  # a few seconds of backoff, then it gives up
+    assert f"Task {task_id}: state SUCCESS not stored" in caplog.text
+
+    db_through_proxy.cut(refuse=0)
+    assert not TaskResult.objects.filter(task_id=task_id).exists()  # a stale state, as the README says

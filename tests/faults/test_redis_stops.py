@@ -6,7 +6,6 @@ a stalled server, or a network partition), so they run only when REDIS_URL is un
 """
 
 import signal
-import time
 from datetime import timedelta
 
 import pytest
@@ -20,7 +19,7 @@ from main.tasks import resend_missing_verifications
 from publisher import services, view_buffer
 from publisher.models import DailyPostViews, Post, ViewFlush
 from publisher.tasks import flush_view_counts
-from tests.conftest import wait_until
+from tests.conftest import broker_is_amqp, request_wait_budget, timed, wait_until
 from tests.factories import PASSWORD, PostFactory
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -28,9 +27,9 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko
 
 def sign_up(n):
     data = {"email": f"reader{n}@example.com", "full_name": f"Reader {n}", "password1": PASSWORD, "password2": PASSWORD}
-    started = time.monotonic()
-    response = Client().post("/signup/", data)
-    return response, time.monotonic() - started
+    with timed() as timing:
+        response = Client().post("/signup/", data)
+    return response, timing
 
 
 # --- Item 1: sign-ups while Redis is down ------------------------------------------------------------
@@ -46,12 +45,13 @@ def test_redis_stopped_during_sign_ups_each_is_saved_fast_and_mailed_once_when_i
     private_redis.stop()
 
     for n in range(1, 6):
-        response, seconds = sign_up(n)
+        response, timing = sign_up(n)
         assert response.status_code == 302 and response.url == "/signup/done/"
-        assert seconds < 2, f"sign-up {n} took {seconds:.2f}s with Redis down"
+        assert timing.waited < request_wait_budget(), f"sign-up {n} with Redis down: {timing}"
     users = User.objects.filter(email__startswith="reader")
     assert users.count() == 6
-    assert users.filter(verification_sent_at__isnull=True).count() >= 5
+    if not broker_is_amqp():  # Redis was the broker too: those tasks could not be queued
+        assert users.filter(verification_sent_at__isnull=True).count() >= 5
 
     private_redis.start()
     # A minute later beat runs the sweeper (here: the sign-ups are made older than the sweeper's minimum age).
@@ -61,12 +61,14 @@ def test_redis_stopped_during_sign_ups_each_is_saved_fast_and_mailed_once_when_i
     resend_missing_verifications.delay()  # twice, as two beats would
 
     smtp.wait_for(6, timeout=30)
-    assert smtp.settle(1.5) and smtp.count_by_recipient() == {user.email: 1 for user in users}
+    assert smtp.settle() and smtp.count_by_recipient() == {user.email: 1 for user in users}
     wait_until(lambda: not users.filter(verification_sent_at__isnull=True).exists())
 
 
 @pytest.mark.django_db(transaction=True)
-def test_redis_hanging_during_sign_ups_each_answers_within_two_seconds_and_is_mailed_once(private_redis, smtp, request):
+def test_redis_hanging_during_sign_ups_each_waits_only_the_redis_timeouts_and_is_mailed_once(
+    private_redis, smtp, request
+):
     """Redis hangs instead of refusing (SIGSTOP: a stalled server, or a network partition): connections open,
     commands get no answer. The cache and the broker must give up within their short timeouts. (The worker
     starts afterwards: in this process, its threads would compete with the requests being timed.)"""
@@ -75,9 +77,9 @@ def test_redis_hanging_during_sign_ups_each_answers_within_two_seconds_and_is_ma
     private_redis.process.send_signal(signal.SIGSTOP)
     try:
         for n in range(1, 4):
-            response, seconds = sign_up(n)
+            response, timing = sign_up(n)
             assert response.status_code == 302
-            assert seconds < 2, f"sign-up {n} took {seconds:.2f}s with Redis hanging"
+            assert timing.waited < request_wait_budget(), f"sign-up {n} with Redis hanging: {timing}"
     finally:
         private_redis.process.send_signal(signal.SIGCONT)
 
@@ -87,7 +89,7 @@ def test_redis_hanging_during_sign_ups_each_answers_within_two_seconds_and_is_ma
     request.getfixturevalue("celery_worker")
     resend_missing_verifications.delay()  # and the first sign-up's own task, queued before Redis hung
     smtp.wait_for(4, timeout=30)
-    assert smtp.settle(1.5) and smtp.count_by_recipient() == {user.email: 1 for user in users}
+    assert smtp.settle() and smtp.count_by_recipient() == {user.email: 1 for user in users}
 
 
 # --- Item 5: views while Redis is down ---------------------------------------------------------------
@@ -115,10 +117,11 @@ def test_redis_stopped_while_readers_open_posts_every_view_counted_exactly_once(
     assert database_counts(first) == database_counts(second) == (0, 0)
 
     private_redis.stop()
-    started = time.monotonic()
-    response = read(first, 4)
+    for _ in range(4):
+        with timed() as timing:
+            response = read(first, 1)
+        assert timing.waited < request_wait_budget(timeouts=1), f"a page with Redis stopped: {timing}"
     read(second, 5)
-    assert time.monotonic() - started < 5  # nine pages, each answering at once: no waiting on a dead Redis
     assert "Viewed 4 times" in response.content.decode()  # the database's count: the buffer is unreachable
     assert database_counts(first) == (4, 4) and database_counts(second) == (5, 5)  # counted in the database
 
@@ -145,7 +148,7 @@ def test_redis_stopping_after_a_flush_committed_does_not_count_the_batch_twice(p
 
     post_save.connect(stop_redis_as_the_batch_is_recorded, sender=ViewFlush, weak=False)
     try:
-        with pytest.raises(redis.ConnectionError):
+        with pytest.raises(redis.ConnectionError):  # dropping the batch, after the commit
             services.flush_view_counts()
     finally:
         post_save.disconnect(stop_redis_as_the_batch_is_recorded, sender=ViewFlush)
@@ -167,9 +170,9 @@ def test_a_view_whose_redis_reply_times_out_is_counted_twice(private_redis):
     read(post, 1)  # buffered; the view buffer keeps its connection to Redis open
     private_redis.process.send_signal(signal.SIGSTOP)
     try:
-        started = time.monotonic()
-        read(post, 1)
-        assert time.monotonic() - started < 1.5  # the page still answers
+        with timed() as timing:
+            read(post, 1)  # the page still answers, after one REDIS_SOCKET_TIMEOUT
+        assert timing.waited < request_wait_budget(timeouts=1), f"a page with Redis hanging: {timing}"
         assert database_counts(post) == (1, 1)
     finally:
         private_redis.process.send_signal(signal.SIGCONT)

@@ -39,7 +39,7 @@ def test_report_run_delivered_twice_to_two_workers_mails_each_author_once(smtp, 
 
     wait_until(finished("publisher.tasks.send_view_count_report", 2), timeout=60)
     wait_until(finished(REPORT_TASK, 2 * AUTHORS // CHUNK), timeout=60)  # every queued task ran to the end
-    smtp.settle(0.5)
+    smtp.settle()
 
     assert smtp.count_by_recipient() == {author.email: 1 for author in authors}
     assert ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT).count() == AUTHORS

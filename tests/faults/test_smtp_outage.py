@@ -29,7 +29,7 @@ def start_signups_and_a_report_run(settings):
 
 def assert_each_mailed_exactly_once(smtp, recipients):
     smtp.wait_for(EMAILS, timeout=60)
-    assert smtp.settle(1.5) and smtp.count_by_recipient() == {person.email: 1 for person in recipients}
+    assert smtp.settle() and smtp.count_by_recipient() == {person.email: 1 for person in recipients}
     wait_until(lambda: ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT).count() == 4)
     wait_until(lambda: not User.objects.filter(is_verified=False, verification_sent_at__isnull=True).exists())
     assert ReportDelivery.objects.count() == 4

@@ -268,7 +268,7 @@ def test_the_tick_through_the_real_worker_sends_a_kathmandu_authors_report_at_01
     assert message["Subject"] == "Your posts on Sunday, 29 November"
     assert f"Views this day: {views_on(date(2026, 11, 29))} ·" in text_body(message)
     wait_until(lambda: ReportDelivery.objects.filter(author=author, status="sent").exists())
-    assert smtp_server.settle(1) == [message]
+    assert smtp_server.settle() == [message]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -438,7 +438,7 @@ def test_the_command_sends_weekly_reports_or_one_authors(celery_worker, smtp_ser
     assert "Queued the daily view-count report for 2026-11-20 as task" in out.getvalue()
     messages = smtp_server.wait_for(2)
     assert (messages[1]["To"], messages[1]["Subject"]) == (daily.email, "Your posts on Friday, 20 November")
-    assert smtp_server.settle(1) == messages
+    assert smtp_server.settle() == messages
 
 
 @pytest.mark.django_db

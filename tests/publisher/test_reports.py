@@ -32,7 +32,7 @@ from publisher.schedules import DUE_REPORTS, ensure_periodic_tasks
 from publisher.tasks import queue_report_chunks
 from publisher.tokens import make_unsubscribe_token
 from quick_publisher.celery import app as celery_app
-from tests.conftest import html_body, text_body, wait_until
+from tests.conftest import html_body, text_body, wait_until, worker_running
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
 
 PARENT_TASK = "publisher.tasks.send_due_reports"
@@ -205,7 +205,7 @@ def test_beat_row_mails_each_eligible_author_only_their_own_posts_with_numbers_a
         "chunks": 1,
     }
     messages = wait_for_reports(smtp_server, 2)
-    assert sorted(m["To"] for m in reports_among(smtp_server.settle(1))) == sorted([alice.email, bob.email])
+    assert sorted(m["To"] for m in reports_among(smtp_server.settle())) == sorted([alice.email, bob.email])
 
     message = report_to(smtp_server, alice)
     assert message["Subject"] == subject_of_day(day)
@@ -260,7 +260,7 @@ def test_running_twice_sends_no_second_report(celery_worker, smtp_server, settin
     second = run_and_wait(chunks_before=first["chunks"])
 
     assert first["queued"] == second["queued"] == 5
-    assert sorted(m["To"] for m in reports_among(smtp_server.settle(1))) == sorted(a.email for a in authors)
+    assert sorted(m["To"] for m in reports_among(smtp_server.settle())) == sorted(a.email for a in authors)
     assert sum(r["sent"] for r in chunk_results()) == 5
     assert ReportDelivery.objects.filter(status="sent").count() == 5
 
@@ -270,7 +270,8 @@ def eight_worker_threads(transactional_db):
     """A worker running eight tasks at a time, as several workers sharing a run would."""
     celery_app.control.purge()
     with start_worker(celery_app, pool="threads", concurrency=8, shutdown_timeout=30) as worker:
-        yield worker
+        with worker_running(worker.hostname):
+            yield worker
     celery_app.control.purge()
 
 
@@ -287,7 +288,7 @@ def test_two_runs_at_once_send_each_report_once(eight_worker_threads, smtp_serve
     chunks = sum(run.get(timeout=30)["chunks"] for run in runs)
     wait_until(lambda: finished_chunks() >= chunks, timeout=30)
 
-    assert sorted(m["To"] for m in reports_among(smtp_server.settle(1))) == sorted(a.email for a in authors)
+    assert sorted(m["To"] for m in reports_among(smtp_server.settle())) == sorted(a.email for a in authors)
     results = chunk_results()
     assert sum(r["sent"] for r in results) == 8
     assert sorted(pk for r in results for pk in r["sent_to"]) == sorted(a.pk for a in authors)
@@ -301,7 +302,7 @@ def test_smtp_refusing_then_recovering_sends_each_report_once(celery_worker, smt
     run_and_wait()
 
     assert smtp_server.handler.refused == 2
-    assert sorted(m["To"] for m in reports_among(smtp_server.settle(1))) == sorted(a.email for a in authors)
+    assert sorted(m["To"] for m in reports_among(smtp_server.settle())) == sorted(a.email for a in authors)
     assert ReportDelivery.objects.filter(status="sent").count() == 3
 
 
@@ -312,7 +313,7 @@ def test_smtp_failing_mid_chunk_resends_only_what_was_not_sent(celery_worker, sm
 
     run_and_wait()
 
-    assert sorted(m["To"] for m in reports_among(smtp_server.settle(1))) == sorted(a.email for a in authors)
+    assert sorted(m["To"] for m in reports_among(smtp_server.settle())) == sorted(a.email for a in authors)
     # The first attempt sent the first report and recorded it; the retries sent only the other two.
     [result] = chunk_results()
     assert result["sent_to"] == [authors[1].pk, authors[2].pk]
@@ -348,7 +349,7 @@ def test_a_delivery_that_finally_fails_is_recorded_shown_in_the_admin_and_sent_b
     admin_client.post(
         "/admin/publisher/reportdelivery/", {"action": "retry_failed_deliveries", "_selected_action": [delivery.pk]}
     )
-    [message] = reports_among(smtp_server.settle(1))
+    [message] = reports_among(smtp_server.settle())
     assert message["To"] == "unlucky@example.com"
     assert ReportDelivery.objects.get(author=author).status == "sent"
 
@@ -610,7 +611,7 @@ def test_admin_action_sends_the_days_report_now_and_the_daily_run_does_not_repea
     wait_until(lambda: ReportDelivery.objects.filter(author=author, status="sent").exists())
     summary = run_and_wait(chunks_before=1)
     assert summary["queued"] == 1
-    assert len(reports_among(smtp_server.settle(1))) == 1
+    assert len(reports_among(smtp_server.settle())) == 1
 
 
 # --- The schedule ------------------------------------------------------------------------------------

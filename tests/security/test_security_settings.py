@@ -90,6 +90,46 @@ def test_login_and_admin_login_share_one_budget(client, quick_password_hashing):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("meta_key", ["REMOTE_ADDR", "HTTP_X_REAL_IP"])
+def test_behind_a_proxy_the_limit_is_per_client_address_from_the_header_the_setting_names(client, settings, meta_key):
+    """Every request comes from the proxy (one REMOTE_ADDR); the proxy sets X-Real-IP to the client's address."""
+    settings.RATELIMIT_IP_META_KEY = meta_key
+    limit = allowed(django_settings.RESEND_RATE_LIMIT)
+
+    def resend(n, client_address):
+        return client.post(
+            "/verify/resend/", {"email": f"who{n}@example.com"}, REMOTE_ADDR="10.0.0.2", HTTP_X_REAL_IP=client_address
+        ).status_code
+
+    first_client = [resend(n, "203.0.113.5") for n in range(limit + 1)]
+    assert 429 not in first_client[:limit] and first_client[limit] == 429, first_client
+    another_client = resend(limit + 1, "198.51.100.7")
+    if meta_key == "REMOTE_ADDR":
+        assert another_client == 429  # the proxy's address: one budget for everyone behind it
+    else:
+        assert another_client != 429  # each client its own budget
+
+
+def test_ratelimit_ip_meta_key_is_read_from_the_environment():
+    assert production_settings()["RATELIMIT_IP_META_KEY"] == "REMOTE_ADDR"
+    assert production_settings(RATELIMIT_IP_META_KEY="HTTP_X_REAL_IP")["RATELIMIT_IP_META_KEY"] == "HTTP_X_REAL_IP"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_redis_is_down_rate_limits_are_not_enforced_and_the_forms_answer(client, private_redis):
+    from django.core.cache import caches
+
+    limit = allowed(django_settings.RESEND_RATE_LIMIT)
+    private_redis.stop()
+    try:
+        statuses = [client.post("/verify/resend/", {"email": "same@example.com"}).status_code for _ in range(limit + 3)]
+    finally:
+        private_redis.start()
+        del caches["default"]  # this thread's cache leaves Redis alone for a moment after an error: not the next test
+    assert statuses == [200] * (limit + 3), statuses  # neither 429 (fail open) nor 500 (the cache raising)
+
+
+@pytest.mark.django_db
 def test_a_rate_limited_answer_is_the_same_for_known_and_unknown_addresses(client):
     UserFactory(email="known@example.com")
     limit = allowed(django_settings.RESEND_RATE_LIMIT)
@@ -231,6 +271,7 @@ SETTINGS_TO_READ = [
     "X_FRAME_OPTIONS",
     "SECURE_REFERRER_POLICY",
     "SECURE_PROXY_SSL_HEADER",
+    "RATELIMIT_IP_META_KEY",
 ]
 
 
