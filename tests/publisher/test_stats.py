@@ -92,3 +92,15 @@ def test_the_post_list_links_each_post_to_its_stats(client, two_authors):
     client.force_login(ada)
     page = client.get("/admin/publisher/post/").content.decode()
     assert f'href="{STATS}?post={ada_post.pk}"' in page
+
+
+@pytest.mark.django_db
+def test_a_superuser_sees_the_today_of_an_author_whose_day_began_first(admin_client):
+    import time_machine
+
+    with time_machine.travel("2026-11-30 20:00:00+00:00", tick=False):  # 1 December already in Kiritimati (+14)
+        author = AuthorFactory(report_time_zone="Pacific/Kiritimati")
+        post = PostFactory(author=author, title="Written on the first")
+        DailyPostViews.objects.create(post=post, date="2026-12-01", views=4, readers=3)
+        page = admin_client.get(STATS).content.decode()
+    assert "<td>4</td><td>3</td><td>+4</td>" in page
