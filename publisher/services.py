@@ -188,11 +188,13 @@ def current_view_counts(posts):
         views = view_buffer.views_of_posts([post.pk for post in posts])
     except redis.RedisError:
         return {post.pk: post.view_count for post in posts}
-    return {
-        post.pk: (post.view_count if views[post.pk].in_database is None else views[post.pk].in_database)
-        + views[post.pk].unflushed
-        for post in posts
-    }
+    return {post.pk: shown_views(views[post.pk], views_in_database=post.view_count) for post in posts}
+
+
+def shown_views(post_views, *, views_in_database):
+    """In the database (as the last flush left them in Redis, else as read) plus not flushed yet."""
+    in_database = views_in_database if post_views.in_database is None else post_views.in_database
+    return in_database + post_views.unflushed
 
 
 def count_view_in_database(post_id, day):
@@ -216,16 +218,14 @@ def count_view_in_database(post_id, day):
 def views_shown(post_views, *, post_id, views_in_database=None):
     """A post's views as its page shows them: in the database (as the last flush left them in Redis, else as the
     database says, read now unless given) plus those not flushed yet."""
-    in_database = post_views.in_database
-    if in_database is None:
+    if post_views.in_database is None:
         if views_in_database is None:
             views_in_database = Post.objects.filter(pk=post_id).values_list("view_count", flat=True).first() or 0
-        in_database = views_in_database
         try:
-            view_buffer.remember_views_in_database(post_id, in_database)
+            view_buffer.remember_views_in_database(post_id, views_in_database)
         except redis.RedisError:
             pass
-    return in_database + post_views.unflushed
+    return shown_views(post_views, views_in_database=views_in_database)
 
 
 def flush_view_counts():

@@ -57,10 +57,7 @@ def counts_as_view(request, *, author_id):
 
 def cached_post_page(request, slug):
     anonymous = post_page_cache.is_anonymous_reader(request)
-    if anonymous:
-        cached, version = post_page_cache.cached_page(slug)
-    else:
-        cached, version = post_page_cache.cached_post(slug)
+    cached, version = (post_page_cache.cached_page if anonymous else post_page_cache.cached_post)(slug)
     if cached is None:
         return None
     if anonymous:
