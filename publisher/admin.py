@@ -71,7 +71,7 @@ class PostChangeList(ChangeList):
 
     def get_results(self, request):
         super().get_results(request)
-        views = services.current_view_counts(self.result_list)
+        views = services.current_view_counts({post.pk: post.view_count for post in self.result_list})
         for post in self.result_list:
             post.views_shown = views[post.pk]
 

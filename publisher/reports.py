@@ -19,6 +19,7 @@ from django.utils import timezone
 from quick_publisher import report_times
 from quick_publisher.emails import absolute_url
 
+from . import services
 from .emails import view_count_report_email
 from .models import DailyPostViews, Post, ReportDelivery, ReportRun
 
@@ -233,6 +234,8 @@ def build_reports(*, author_ids, period_start, kind=DAILY):
         .order_by("author_id", "pk")
         .values_list("pk", "author_id", "title", "slug", "view_count", "published_at")
     )
+    # Totals as the post pages show them: the database plus views not flushed yet.
+    total_views = services.current_view_counts({post[0]: post[4] for post in posts})
     views = defaultdict(int)  # {(post id, first day of its bar): views}
     daily = DailyPostViews.objects.filter(
         post__author_id__in=author_ids, post__status=Post.Status.PUBLISHED, date__gte=bar_starts[0], date__lte=end
@@ -243,7 +246,7 @@ def build_reports(*, author_ids, period_start, kind=DAILY):
     rows_by_author = defaultdict(list)
     authors = list(authors)
     zones = {author.pk: author.report_time_zone for author in authors}
-    for post_id, author_id, title, slug, view_count, published_at in posts:
+    for post_id, author_id, title, slug, _, published_at in posts:
         if published_at and report_times.local_date(published_at, zones[author_id]) > end:
             continue  # published after the period: not in its report
         series = [(start, views[post_id, start]) for start in bar_starts]
@@ -252,7 +255,7 @@ def build_reports(*, author_ids, period_start, kind=DAILY):
             {
                 "title": title,
                 "url": absolute_url("post_detail", args=[slug]),
-                "total_views": view_count,
+                "total_views": total_views[post_id],
                 "views_in_period": in_period,
                 "change": in_period - before,
                 "series": series,

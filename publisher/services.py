@@ -181,14 +181,18 @@ def current_view_count(post):
     return views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
 
 
-def current_view_counts(posts):
-    """{post_id: the views its page shows} for many posts (say, a page of the admin's list), in one Redis round
-    trip; the database's counts alone while Redis is unavailable."""
+def current_view_counts(views_in_database):
+    """{post_id: the views its page shows} for many posts (a page of the admin's list, an author's report), given
+    {post_id: views in the database}, in one Redis round trip; the database's counts alone while Redis is
+    unavailable."""
     try:
-        views = view_buffer.views_of_posts([post.pk for post in posts])
+        views = view_buffer.views_of_posts(list(views_in_database))
     except redis.RedisError:
-        return {post.pk: post.view_count for post in posts}
-    return {post.pk: shown_views(views[post.pk], views_in_database=post.view_count) for post in posts}
+        return dict(views_in_database)
+    return {
+        post_id: shown_views(views[post_id], views_in_database=in_database)
+        for post_id, in_database in views_in_database.items()
+    }
 
 
 def shown_views(post_views, *, views_in_database):

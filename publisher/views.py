@@ -121,7 +121,7 @@ def unsubscribe(request, token):
     if request.method == "POST":
         reports.turn_off_reports(user_id=user_id)
         if request.user.is_authenticated and request.user.pk == user_id:
-            messages.success(request, "Daily reports are turned off. You can turn them on again here.")
+            messages.success(request, "View-count reports are turned off. You can turn them on again here.")
             return redirect("account")
         return render(request, "publisher/unsubscribe_done.html")
     return render(request, "publisher/unsubscribe_confirm.html")

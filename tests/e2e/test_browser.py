@@ -593,11 +593,11 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
 
     # 8. The report's unsubscribe link turns reports off, as the account page shows.
     page.locator("pre.email-text a[href*='/reports/unsubscribe/']").click()
-    expect(page.get_by_role("heading", name="Turn off daily reports?")).to_be_visible()
+    expect(page.get_by_role("heading", name="Turn off view-count reports?")).to_be_visible()
     screenshot(page, "unsubscribe")
-    page.get_by_role("button", name="Turn off daily reports").click()
+    page.get_by_role("button", name="Turn off reports").click()
     expect(page).to_have_url(f"{platform.url}/account/")
-    expect(page.locator(".messages")).to_contain_text("Daily reports are turned off")
+    expect(page.locator(".messages")).to_contain_text("View-count reports are turned off")
     expect(page.get_by_label("Email me a report of my posts' views")).to_have_value("off")
     expect(page.get_by_label("Time zone")).to_have_value(author_zone)
     screenshot(page, "account")

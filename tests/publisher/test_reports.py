@@ -38,6 +38,7 @@ from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactor
 PARENT_TASK = "publisher.tasks.send_due_reports"
 CHUNK_TASK = "publisher.tasks.send_view_count_reports_to_authors"
 SUBJECT_PREFIX = "Your posts "
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 UNSUBSCRIBE_LINK = re.compile(r"http://testserver(/reports/unsubscribe/[^/\s\"]+/)")
 
 
@@ -245,6 +246,23 @@ def test_beat_row_mails_each_eligible_author_only_their_own_posts_with_numbers_a
     assert len(messages) == 2
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_reports_total_is_the_number_the_post_page_shows_before_any_flush(celery_worker, smtp_server):
+    author = author_with_posts(("Busy post", 40, {0: 6}))
+    post = Post.objects.get(author=author)
+    reader = Client()
+    for _ in range(3):
+        reader.get(f"/{post.slug}/", HTTP_USER_AGENT=BROWSER)
+    page = reader.get(f"/{post.slug}/", HTTP_USER_AGENT=BROWSER).content.decode()
+    assert "Viewed 44 times" in page  # 40 in the database, 4 not flushed yet
+    assert Post.objects.get(pk=post.pk).view_count == 40
+
+    run_and_wait()
+
+    [message] = wait_for_reports(smtp_server, 1)
+    assert "Views this day: 6 · Change from the day before: +6 · Total views: 44" in plain(message)
+
+
 # --- Exactly once ------------------------------------------------------------------------------------
 
 
@@ -410,10 +428,10 @@ def test_report_link_and_one_click_post_turn_reports_off(celery_worker, smtp_ser
     # The link in the body: opening it (or a scanner fetching it) changes nothing; confirming does.
     path = UNSUBSCRIBE_LINK.search(text_body(report_to(smtp_server, by_link))).group(1)
     browser = Client(enforce_csrf_checks=True)
-    assert "Turn off daily reports?" in browser.get(path).content.decode()
+    assert "Turn off view-count reports?" in browser.get(path).content.decode()
     by_link.refresh_from_db()
     assert by_link.report_frequency == "daily"
-    assert "Daily reports are turned off" in browser.post(path).content.decode()
+    assert "View-count reports are turned off" in browser.post(path).content.decode()
     by_link.refresh_from_db()
     assert by_link.report_frequency == "off"
 
