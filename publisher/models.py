@@ -98,27 +98,6 @@ class ViewFlush(models.Model):
         return self.batch_id
 
 
-class FlushedPostViews(models.Model):
-    """The views of one post on one day in one flush: written and read within the flush's transaction, so that
-    the daily rows and the posts' totals are each updated in one statement however large the batch."""
-
-    # Its rows are deleted in the transaction that writes them: none is left for a ViewFlush to take with it.
-    flush = models.ForeignKey(ViewFlush, on_delete=models.DO_NOTHING, related_name="+")
-    post_id = models.BigIntegerField()  # not a foreign key: a post deleted since its views were buffered is skipped
-    date = models.DateField()
-    views = models.PositiveBigIntegerField()
-    readers = models.PositiveBigIntegerField(null=True)  # the day's estimate so far, as Redis had it
-
-    class Meta:
-        verbose_name_plural = "flushed post views"
-        constraints = [
-            models.UniqueConstraint(fields=["flush", "post_id", "date"], name="flushed_views_flush_post_date_unique")
-        ]
-
-    def __str__(self):
-        return f"{self.post_id} on {self.date}: {self.views}"
-
-
 class ReportRun(models.Model):
     """One tick of the periodic report task that found authors due: what it found and queued. What became of
     each report (sent, failed, skipped) is read from the deliveries linked to it, never copied here."""

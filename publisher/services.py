@@ -8,15 +8,15 @@ import redis
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from slugify import slugify
 
 from quick_publisher import report_times
 
-from . import view_buffer
-from .models import DailyPostViews, FlushedPostViews, Post, ViewFlush
+from . import view_buffer, view_totals
+from .models import DailyPostViews, Post, ViewFlush
 from .post_page_cache import invalidate_post_page_cache
 
 logger = logging.getLogger(__name__)
@@ -260,49 +260,28 @@ def add_views_to_database(counts, *, flush_id, readers=None):
     Returns (views added, {post_id: views in the database}).
     """
     readers = readers or {}
-    # Built before the transaction, which then holds its locks only for the statements.
-    rows = [
-        FlushedPostViews(post_id=post_id, date=day, views=views, readers=readers.get((post_id, day)))
-        for (post_id, day), views in counts.items()
-    ]
     try:
         with transaction.atomic():
-            flush = ViewFlush.objects.create(batch_id=flush_id, views=sum(counts.values()))
-            for row in rows:
-                row.flush = flush
-            FlushedPostViews.objects.bulk_create(rows)
-            flushed = FlushedPostViews.objects.filter(flush=flush)
+            ViewFlush.objects.create(batch_id=flush_id, views=sum(counts.values()))
             # Locked first, in id order, as a view counted in the database and a deletion lock a post first: posts
             # deleted since their views were buffered are not among them, none can be deleted until this commits,
             # and no one else can add a daily row for them meanwhile.
             views_before = dict(
                 Post.objects.select_for_update()
-                .filter(pk__in=flushed.values("post_id"))
+                .filter(pk__in={post_id for post_id, _ in counts})
                 .order_by("pk")
                 .values_list("pk", "view_count")
             )
-            same_day = flushed.filter(post_id=OuterRef("post_id"), date=OuterRef("date"))
-            existing_days = DailyPostViews.objects.filter(Exists(same_day))
-            new_days = set(counts) - set(existing_days.values_list("post_id", "date"))
-            # A day's readers are an estimate of the whole day so far: the larger of the stored one and Redis's
-            # (Greatest is NULL on some databases when either is).
-            day_readers = Subquery(same_day.values("readers"))
-            existing_days.update(
-                views=F("views") + Subquery(same_day.values("views")),
-                readers=Coalesce(Greatest(F("readers"), day_readers), day_readers, F("readers")),
-            )
-            DailyPostViews.objects.bulk_create(
-                DailyPostViews(
-                    post_id=post_id, date=day, views=counts[post_id, day], readers=readers.get((post_id, day))
-                )
-                for day_key in new_days
-                for post_id, day in [day_key]
+            days = [
+                (post_id, day, views, readers.get((post_id, day)))
+                for (post_id, day), views in counts.items()
                 if post_id in views_before
-            )
-            same_post = flushed.filter(post_id=OuterRef("pk"))
-            post_total = same_post.values("post_id").annotate(total=Sum("views")).values("total")
-            Post.objects.filter(Exists(same_post)).update(view_count=F("view_count") + Subquery(post_total))
-            flushed.delete()
+            ]
+            added = defaultdict(int)
+            for post_id, _, views, _ in days:
+                added[post_id] += views
+            view_totals.add_to_daily_rows(days)
+            view_totals.add_to_post_totals(added)
     except IntegrityError:
         if not ViewFlush.objects.filter(batch_id=flush_id).exists():
             # Something else failed the commit (PostgreSQL checks foreign keys then, so a post deleted
@@ -310,10 +289,6 @@ def add_views_to_database(counts, *, flush_id, readers=None):
             raise
         logger.info("View flush %s was already applied; skipping it", flush_id)
         return 0, views_now({post_id for post_id, _ in counts})
-    added = defaultdict(int)
-    for (post_id, _), views in counts.items():
-        if post_id in views_before:
-            added[post_id] += views
     return sum(added.values()), {post_id: views_before[post_id] + views for post_id, views in added.items()}
 
 

@@ -64,6 +64,16 @@ end
 return redis.call('DEL', KEYS[1])
 """
 
+# The estimated readers of each HyperLogLog in KEYS, in order.
+COUNT_READERS = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('PFCOUNT', key)
+end
+return counts
+"""
+READERS_PER_CALL = 5000
+
 # Count one view of a post (unless ARGV[3], the day, is empty) and its reader (ARGV[4], unless empty; ARGV[5] is the
 # day's salt should there be none yet) and read its views, in one step. ARGV[1] is the page
 # cache version the caller's page was cached under: if it is no longer the current one, nothing is counted. The
@@ -175,11 +185,17 @@ def views_of_posts(post_ids):
 
 
 def readers_on(post_days):
-    """{(post_id, date): estimated distinct readers that day} for the given post-days, in one round trip."""
-    pipe = client().pipeline(transaction=False)
-    for post_id, day in post_days:
-        pipe.pfcount(f"{READERS}:{post_id}:{day.isoformat()}")
-    return dict(zip(post_days, pipe.execute(), strict=True))
+    """{(post_id, date): estimated distinct readers that day} for the given post-days: counted in Redis by a script,
+    a slice of days per call, so that a large flush neither pays a client round of work per day nor holds Redis
+    for long in one call."""
+    post_days = list(post_days)
+    counts = []
+    for start in range(0, len(post_days), READERS_PER_CALL):
+        keys = [
+            f"{READERS}:{post_id}:{day.isoformat()}" for post_id, day in post_days[start : start + READERS_PER_CALL]
+        ]
+        counts += run_script(COUNT_READERS, keys=keys, args=[])
+    return dict(zip(post_days, counts, strict=True))
 
 
 def remember_views_in_database(post_id, views):
