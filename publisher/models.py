@@ -98,6 +98,23 @@ class ViewFlush(models.Model):
         return self.batch_id
 
 
+class FlushedPostViews(models.Model):
+    """The views one flush adds to one post: written and read within the flush's transaction, so that the posts'
+    totals are updated in one statement however many posts the batch touched."""
+
+    # Its rows are deleted in the transaction that writes them: none is left for a ViewFlush to take with it.
+    flush = models.ForeignKey(ViewFlush, on_delete=models.DO_NOTHING, related_name="+")
+    post_id = models.BigIntegerField()  # not a foreign key: a post deleted since its views were buffered is skipped
+    views = models.PositiveBigIntegerField()
+
+    class Meta:
+        verbose_name_plural = "flushed post views"
+        constraints = [models.UniqueConstraint(fields=["flush", "post_id"], name="flushed_views_flush_post_unique")]
+
+    def __str__(self):
+        return f"{self.post_id}: {self.views}"
+
+
 class ReportRun(models.Model):
     """One tick of the periodic report task that found authors due: what it found and queued. What became of
     each report (sent, failed, skipped) is read from the deliveries linked to it, never copied here."""

@@ -8,15 +8,15 @@ import redis
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from slugify import slugify
 
 from quick_publisher import report_times
 
-from . import view_buffer, view_totals
-from .models import DailyPostViews, Post, ViewFlush
+from . import view_buffer
+from .models import DailyPostViews, FlushedPostViews, Post, ViewFlush
 from .post_page_cache import invalidate_post_page_cache
 
 logger = logging.getLogger(__name__)
@@ -262,26 +262,32 @@ def add_views_to_database(counts, *, flush_id, readers=None):
     readers = readers or {}
     try:
         with transaction.atomic():
-            ViewFlush.objects.create(batch_id=flush_id, views=sum(counts.values()))
+            flush = ViewFlush.objects.create(batch_id=flush_id, views=sum(counts.values()))
             # Locked first, in id order, as a view counted in the database and a deletion lock a post first: posts
             # deleted since their views were buffered are not among them, none can be deleted until this commits,
-            # and no one else can add a daily row for them meanwhile.
+            # and no one else can change their daily rows meanwhile.
             views_before = dict(
                 Post.objects.select_for_update()
                 .filter(pk__in={post_id for post_id, _ in counts})
                 .order_by("pk")
                 .values_list("pk", "view_count")
             )
-            days = [
-                (post_id, day, views, readers.get((post_id, day)))
-                for (post_id, day), views in counts.items()
-                if post_id in views_before
-            ]
+            counts = {post_day: views for post_day, views in counts.items() if post_day[0] in views_before}
             added = defaultdict(int)
-            for post_id, _, views, _ in days:
+            for (post_id, _), views in counts.items():
                 added[post_id] += views
-            view_totals.add_to_daily_rows(days)
-            view_totals.add_to_post_totals(added)
+            DailyPostViews.objects.bulk_create(
+                daily_rows_with_views_added(counts, readers=readers),
+                update_conflicts=True,
+                unique_fields=["post", "date"],
+                update_fields=["views", "readers"],
+            )
+            FlushedPostViews.objects.bulk_create(
+                FlushedPostViews(flush=flush, post_id=post_id, views=views) for post_id, views in added.items()
+            )
+            flushed = FlushedPostViews.objects.filter(flush=flush, post_id=OuterRef("pk"))
+            Post.objects.filter(Exists(flushed)).update(view_count=F("view_count") + Subquery(flushed.values("views")))
+            FlushedPostViews.objects.filter(flush=flush).delete()
     except IntegrityError:
         if not ViewFlush.objects.filter(batch_id=flush_id).exists():
             # Something else failed the commit (PostgreSQL checks foreign keys then, so a post deleted
@@ -290,6 +296,31 @@ def add_views_to_database(counts, *, flush_id, readers=None):
         logger.info("View flush %s was already applied; skipping it", flush_id)
         return 0, views_now({post_id for post_id, _ in counts})
     return sum(added.values()), {post_id: views_before[post_id] + views for post_id, views in added.items()}
+
+
+def daily_rows_with_views_added(counts, *, readers):
+    """The daily rows of {(post_id, date): views}, each with the views already stored added, and the larger of the
+    stored readers estimate and the new one (each is an estimate of the whole day so far). Read under the posts'
+    locks, which whatever writes daily rows takes first, so nothing changes them until they are written back."""
+    if not counts:
+        return []
+    days = [day for _, day in counts]
+    stored = {
+        (post_id, day): (views, day_readers)
+        for post_id, day, views, day_readers in DailyPostViews.objects.filter(
+            post_id__in={post_id for post_id, _ in counts}, date__range=(min(days), max(days))
+        ).values_list("post_id", "date", "views", "readers")
+    }
+    rows = []
+    for (post_id, day), views in counts.items():
+        views_stored, readers_stored = stored.get((post_id, day), (0, None))
+        estimates = [n for n in (readers_stored, readers.get((post_id, day))) if n is not None]
+        rows.append(
+            DailyPostViews(
+                post_id=post_id, date=day, views=views_stored + views, readers=max(estimates) if estimates else None
+            )
+        )
+    return rows
 
 
 def views_now(post_ids):
