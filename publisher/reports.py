@@ -127,7 +127,7 @@ def take_due_reports(*, now=None, size=None):
     finds the next chunk; in the index's order, a LIMIT stops the scan early however stale the statistics.
     """
     now = now or timezone.now()
-    size = size or settings.REPORT_CHUNK_SIZE
+    size = size or settings.REPORT_TICK_CHUNK_SIZE
     run = None
     while True:
         with transaction.atomic():

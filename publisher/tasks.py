@@ -1,6 +1,7 @@
 from datetime import date
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from quick_publisher.queueing import EMAIL_RETRY, TRANSIENT_ERRORS, email_retry_countdown
@@ -53,10 +54,14 @@ def send_view_count_reports_to_authors(self, author_ids, report_date, accepted_a
 
 
 def queue_groups(groups):
-    """One task per (kind, period) group of author ids. Returns how many tasks were queued."""
+    """Tasks of up to REPORT_CHUNK_SIZE authors for each (kind, period) group of author ids. Returns how many tasks
+    were queued."""
+    size, tasks = settings.REPORT_CHUNK_SIZE, 0
     for (kind, start), author_ids in groups.items():
-        send_view_count_reports_to_authors.delay(author_ids, start.isoformat(), kind=kind)
-    return len(groups)
+        for first in range(0, len(author_ids), size):
+            send_view_count_reports_to_authors.delay(author_ids[first : first + size], start.isoformat(), kind=kind)
+            tasks += 1
+    return tasks
 
 
 def queue_due_reports(*, now=None):

@@ -185,6 +185,9 @@ SIGNUP_RATE_LIMIT = env.str("SIGNUP_RATE_LIMIT", default="20/h")
 LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="20/m")
 UNSUBSCRIBE_LINK_MAX_AGE = timedelta(days=env.int("UNSUBSCRIBE_LINK_MAX_AGE_DAYS", default=365))
 REPORT_CHUNK_SIZE = env.int("REPORT_CHUNK_SIZE", default=200)
+# Due authors the report tick takes per transaction (their sends are queued REPORT_CHUNK_SIZE to a task): each query
+# costs its planning and round trip, so larger steps find a busy hour's authors sooner.
+REPORT_TICK_CHUNK_SIZE = env.int("REPORT_TICK_CHUNK_SIZE", default=1000)
 POSTS_PER_PAGE = 10
 # Post-days a flush applies per transaction: large enough that a minute's views go in one short transaction.
 VIEW_FLUSH_CHUNK_SIZE = env.int("VIEW_FLUSH_CHUNK_SIZE", default=100_000)
