@@ -54,10 +54,9 @@ def the_other_worker_ran_both_chunks():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_cut_off_mid_run_sends_nothing_twice_when_its_link_comes_back(
-    smtp, network_namespaces, worker_processes, settings
+    smtp, network_namespaces, worker_processes
 ):
     authors = authors_with_posts(AUTHORS)
-    settings.REPORT_CLAIM_LEASE = CLAIM_LEASE
     cut_off_host, other_host = network_namespaces(2)
     held = smtp.hold_at_recipient(5)
     worker_processes(
