@@ -289,6 +289,7 @@ class ReportDeliveryAdmin(admin.ModelAdmin):
         "period_start",
         "run",
         "task_id",
+        "claim_token",
         "claimed_at",
         "sent_at",
         "error",

@@ -159,7 +159,11 @@ class ReportDelivery(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     task_id = models.CharField(max_length=255, blank=True, default="")
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Whose claim it is: one execution of a task. A redelivered message keeps its task id; this is new each time.
+    claim_token = models.CharField(max_length=64, blank=True, default="")
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the claim was made or last renewed: it lapses REPORT_CLAIM_LEASE later."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -5,6 +5,7 @@ queued by publisher.tasks.
 Times: instants are UTC; days are the author's (quick_publisher.report_times does the arithmetic).
 """
 
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import get_connection
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from quick_publisher import report_times
@@ -185,23 +186,26 @@ def stranded_deliveries(*, now=None):
 # --- Delivering, once ------------------------------------------------------------------------------------------
 
 
-def claim_deliveries(*, author_ids, period_start, task_id, kind=DAILY):
-    """Claim the deliveries of these authors for this period for this task and return the claimed author ids.
+def claim_lease():
+    return timedelta(seconds=settings.REPORT_CLAIM_LEASE)
 
-    Claimable: never tried, failed before, or already claimed by this very task (a retry, or a message
-    redelivered after its worker died). A claim held by another task is left alone unless it is older than
-    any task may run, so two runs at once never mail the same author. Skipped and sent ones never are.
+
+def claim_deliveries(*, author_ids, period_start, task_id, claim_token, kind=DAILY):
+    """Claim the deliveries of these authors for this period for one execution of a task (its claim_token), and
+    return the claimed author ids.
+
+    Claimable: never tried, failed before, let go by an execution that stopped early, or held by a claim that has
+    lapsed (its execution died, or is cut off and will find the claim gone when it renews it). A live claim is left
+    alone, even one of this very task: a redelivered message keeps its task id while the worker that took it first
+    may still be sending. Skipped and sent ones never are.
     """
     ReportDelivery.objects.bulk_create(
         [ReportDelivery(author_id=pk, kind=kind, period_start=period_start) for pk in author_ids],
         ignore_conflicts=True,
     )
     now = timezone.now()
-    abandoned_before = now - timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
-    claimable = (
-        Q(status__in=[ReportDelivery.Status.PENDING, ReportDelivery.Status.FAILED])
-        | Q(status=ReportDelivery.Status.SENDING, task_id=task_id)
-        | Q(status=ReportDelivery.Status.SENDING, claimed_at__lt=abandoned_before)
+    claimable = Q(status__in=[ReportDelivery.Status.PENDING, ReportDelivery.Status.FAILED]) | Q(
+        Q(claimed_at__isnull=True) | Q(claimed_at__lte=now - claim_lease()), status=ReportDelivery.Status.SENDING
     )
     with transaction.atomic():
         claimed = list(
@@ -211,9 +215,58 @@ def claim_deliveries(*, author_ids, period_start, task_id, kind=DAILY):
             .values_list("author_id", flat=True)
         )
         ReportDelivery.objects.filter(author_id__in=claimed, kind=kind, period_start=period_start).update(
-            status=ReportDelivery.Status.SENDING, task_id=task_id, claimed_at=now, error=""
+            status=ReportDelivery.Status.SENDING, task_id=task_id, claim_token=claim_token, claimed_at=now, error=""
         )
     return claimed
+
+
+def renew_claim(*, author_id, kind, period_start, claim_token):
+    """Right before an email: whether this execution still holds the delivery, its lease renewed from now.
+
+    One conditional UPDATE: a successor that took the delivery over (the lease lapsed while this worker was cut off
+    or stalled) holds it under its own token, or has sent it, and then nothing is sent here. The lease runs from
+    before the UPDATE left, so an answer held up by the network counts against it: with less than half a lease left
+    for the send, the claim is renewed again.
+    """
+    while True:
+        renewed_at = timezone.now()
+        renewed = ReportDelivery.objects.filter(
+            author_id=author_id,
+            kind=kind,
+            period_start=period_start,
+            status=ReportDelivery.Status.SENDING,
+            claim_token=claim_token,
+        ).update(claimed_at=renewed_at)
+        if not renewed:
+            return False
+        if timezone.now() - renewed_at < claim_lease() / 2:
+            return True
+
+
+def release_claims(*, claim_token):
+    """An execution that stops early (the SMTP server failed it, and its task will retry) lets its claims go at
+    once, so that the next attempt need not wait for them to lapse. With the database unreachable, they lapse."""
+    try:
+        ReportDelivery.objects.filter(claim_token=claim_token, status=ReportDelivery.Status.SENDING).update(
+            claimed_at=None
+        )
+    except (OperationalError, InterfaceError):
+        pass
+
+
+def claims_of_another_execution_lapse_at(*, author_ids, kind, period_start, task_id, claim_token):
+    """When the first of the claims that another execution of this very task holds on these deliveries lapses
+    (None if there are none): this execution tries again then."""
+    held = ReportDelivery.objects.filter(
+        author_id__in=author_ids,
+        kind=kind,
+        period_start=period_start,
+        status=ReportDelivery.Status.SENDING,
+        task_id=task_id,
+        claimed_at__isnull=False,
+    ).exclude(claim_token=claim_token)
+    first = held.aggregate(first=Min("claimed_at"))["first"]
+    return first + claim_lease() if first else None
 
 
 def series_days(kind, period_start):
@@ -295,38 +348,52 @@ class ReportsNotRecorded(Exception):
         self.author_ids = author_ids
 
 
+class ClaimedByAnotherExecution(Exception):
+    """Some of the deliveries are claimed by another execution of this very task: its message was delivered again
+    (its worker was cut off from the broker) while that execution may still be sending. Try again at lapses_at."""
+
+    def __init__(self, lapses_at):
+        super().__init__(f"deliveries claimed by another execution of this task until {lapses_at:%H:%M:%S} UTC")
+        self.lapses_at = lapses_at
+
+
 def send_reports_to_authors(*, author_ids, period_start, task_id, kind=DAILY, accepted_author_ids=()):
     """Deliver the period's report to each of these authors who is still eligible and has not had it yet.
 
     accepted_author_ids: reports that an earlier attempt of this task handed to the SMTP server but could not
     record, the database being unreachable. They are recorded now and not sent again.
     """
+    claim_token = secrets.token_hex(16)  # this execution's own: a redelivered message keeps its task id
     accepted = list(accepted_author_ids)
     for author_id in accepted:
-        _mark_sent(author_id=author_id, kind=kind, period_start=period_start, task_id=task_id)
+        _mark_sent(author_id=author_id, kind=kind, period_start=period_start)
     eligible = list(eligible_authors().filter(pk__in=author_ids).exclude(pk__in=accepted).values_list("pk", flat=True))
     _skip_deliveries_of_authors_no_longer_eligible(
         author_ids=set(author_ids) - set(eligible) - set(accepted), kind=kind, period_start=period_start
     )
-    claimed = claim_deliveries(author_ids=eligible, kind=kind, period_start=period_start, task_id=task_id)
+    claimed = claim_deliveries(
+        author_ids=eligible, kind=kind, period_start=period_start, task_id=task_id, claim_token=claim_token
+    )
     sent = list(accepted)
     to_send = build_reports(author_ids=claimed, kind=kind, period_start=period_start) if claimed else []
     _release_claims_with_nothing_to_report(
         author_ids=set(claimed) - {report["author"].pk for report in to_send},
         kind=kind,
         period_start=period_start,
-        task_id=task_id,
+        claim_token=claim_token,
     )
-    if to_send:
-        with get_connection() as connection:
-            for report in to_send:
-                view_count_report_email(report, connection=connection).send()
-                try:
-                    _mark_sent(author_id=report["author"].pk, kind=kind, period_start=period_start, task_id=task_id)
-                except (OperationalError, InterfaceError) as exc:
-                    # A plain retry would claim this delivery again and send it twice: say that it left.
-                    raise ReportsNotRecorded([*accepted, report["author"].pk]) from exc
-                sent.append(report["author"].pk)
+    try:
+        sent += _send_while_claimed(
+            to_send, kind=kind, period_start=period_start, claim_token=claim_token, accepted=accepted
+        )
+    except Exception:
+        release_claims(claim_token=claim_token)
+        raise
+    lapses_at = claims_of_another_execution_lapse_at(
+        author_ids=eligible, kind=kind, period_start=period_start, task_id=task_id, claim_token=claim_token
+    )
+    if lapses_at:
+        raise ClaimedByAnotherExecution(lapses_at)
     return {
         "kind": kind,
         "date": period_start.isoformat(),
@@ -337,6 +404,26 @@ def send_reports_to_authors(*, author_ids, period_start, task_id, kind=DAILY, ac
     }
 
 
+def _send_while_claimed(to_send, *, kind, period_start, claim_token, accepted):
+    """Send each report whose delivery this execution still holds, on one SMTP connection; the authors sent to."""
+    sent = []
+    if not to_send:
+        return sent
+    with get_connection() as connection:
+        for report in to_send:
+            author_id = report["author"].pk
+            if not renew_claim(author_id=author_id, kind=kind, period_start=period_start, claim_token=claim_token):
+                continue  # a successor took it over after this execution's lease lapsed
+            view_count_report_email(report, connection=connection).send()
+            try:
+                _mark_sent(author_id=author_id, kind=kind, period_start=period_start)
+            except (OperationalError, InterfaceError) as exc:
+                # A plain retry would claim this delivery again and send it twice: say that it left.
+                raise ReportsNotRecorded([*accepted, author_id]) from exc
+            sent.append(author_id)
+    return sent
+
+
 def _skip_deliveries_of_authors_no_longer_eligible(*, author_ids, kind, period_start):
     """Turned off (or unpublished everything) between the tick and the send: their report is not sent."""
     if author_ids:
@@ -345,7 +432,7 @@ def _skip_deliveries_of_authors_no_longer_eligible(*, author_ids, kind, period_s
         ).update(status=ReportDelivery.Status.SKIPPED, error="no longer receives reports when it was to be sent")
 
 
-def _release_claims_with_nothing_to_report(*, author_ids, kind, period_start, task_id):
+def _release_claims_with_nothing_to_report(*, author_ids, kind, period_start, claim_token):
     """Authors whose last post was unpublished since they were found eligible: no report, and no claim left
     behind as "sending" (should they publish again, the admin's "send now" may still mail them)."""
     if author_ids:
@@ -353,13 +440,14 @@ def _release_claims_with_nothing_to_report(*, author_ids, kind, period_start, ta
             author_id__in=author_ids,
             kind=kind,
             period_start=period_start,
-            task_id=task_id,
+            claim_token=claim_token,
             status=ReportDelivery.Status.SENDING,
         ).delete()
 
 
-def _mark_sent(*, author_id, kind, period_start, task_id):
-    ReportDelivery.objects.filter(author_id=author_id, kind=kind, period_start=period_start, task_id=task_id).update(
+def _mark_sent(*, author_id, kind, period_start):
+    # Whoever holds the claim: the SMTP server has the report, and a renewal by anyone else now fails.
+    ReportDelivery.objects.filter(author_id=author_id, kind=kind, period_start=period_start).update(
         status=ReportDelivery.Status.SENT, sent_at=timezone.now()
     )
 

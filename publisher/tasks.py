@@ -1,3 +1,4 @@
+import math
 from datetime import date
 
 from celery import Task, shared_task
@@ -51,6 +52,10 @@ def send_view_count_reports_to_authors(self, author_ids, report_date, accepted_a
         # Retried as autoretry would, telling the next attempt which reports the SMTP server already has.
         countdown = email_retry_countdown(self.request.retries)
         raise self.retry(exc=exc, kwargs={"accepted_author_ids": exc.author_ids}, countdown=countdown) from exc
+    except reports.ClaimedByAnotherExecution as exc:
+        # Not dropped: once that claim has lapsed, either its execution sent them or this task takes them over.
+        countdown = max(1, math.ceil((exc.lapses_at - timezone.now()).total_seconds()))
+        raise self.retry(exc=exc, countdown=countdown) from exc
 
 
 def queue_groups(groups):

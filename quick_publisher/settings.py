@@ -188,6 +188,10 @@ REPORT_CHUNK_SIZE = env.int("REPORT_CHUNK_SIZE", default=200)
 # Due authors the report tick takes per transaction (their sends are queued REPORT_CHUNK_SIZE to a task): each query
 # costs its planning and round trip, so larger steps find a busy hour's authors sooner.
 REPORT_TICK_CHUNK_SIZE = env.int("REPORT_TICK_CHUNK_SIZE", default=1000)
+# Seconds a claim on a report delivery holds unless renewed; it is renewed right before each email, and another
+# execution takes it over only once it has lapsed. An execution sends only with at least half a lease left, so a
+# send (a few SMTP replies, each waited for up to EMAIL_TIMEOUT) must take less than half of it.
+REPORT_CLAIM_LEASE = env.int("REPORT_CLAIM_LEASE", default=120)
 POSTS_PER_PAGE = 10
 # Post-days a flush applies per transaction: large enough that a minute's views go in one short transaction.
 VIEW_FLUSH_CHUNK_SIZE = env.int("VIEW_FLUSH_CHUNK_SIZE", default=100_000)
@@ -199,6 +203,9 @@ BROKER_IS_AMQP = CELERY_BROKER_URL.split("://", 1)[0] in ("amqp", "amqps", "pyam
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5)
+# RabbitMQ: seconds between heartbeats. A worker cut off from the network is seen dead after about two missed ones,
+# and the tasks it held go to another worker then.
+CELERY_BROKER_HEARTBEAT = env.int("CELERY_BROKER_HEARTBEAT", default=120)
 # kombu's reconnection policy, the same for both brokers.
 BROKER_RETRY_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 if BROKER_IS_AMQP:

@@ -5,6 +5,7 @@
 - `worker_processes`: Celery workers in subprocesses (`celery -A quick_publisher worker`) on the test database,
   the session's Redis and that SMTP server, which a test can SIGKILL.
 - `TcpProxy`: a proxy a worker reaches PostgreSQL through, which a test can cut.
+- `network_namespaces`: hosts of their own for workers (`ip netns`, a veth pair each), whose link a test takes down.
 """
 
 import asyncio
@@ -17,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import kombu.exceptions
 import pytest
@@ -160,9 +161,10 @@ def database_url(*, host=None, port=None):
 class WorkerProcess:
     """`celery -A quick_publisher worker` in its own process group, on the test database and SMTP server."""
 
-    def __init__(self, name, *, pool, concurrency, env, log_path):
+    def __init__(self, name, *, pool, concurrency, env, log_path, prefix=()):
         self.hostname = f"{name}@{socket.gethostname()}"
         self.command = [
+            *prefix,  # e.g. `ip netns exec <name>`: it execs the worker, so the pid and process group are the worker's
             sys.executable,
             "-m",
             "celery",
@@ -228,7 +230,8 @@ class WorkerProcess:
 
 @pytest.fixture
 def worker_processes(transactional_db, tmp_path):
-    """Start workers with start_worker(name, pool=..., concurrency=..., **environment); all are killed at the end.
+    """Start workers with start_worker(name, pool=..., concurrency=..., prefix=..., **environment); all are killed
+    at the end. prefix: what runs the worker command (NetworkNamespace.exec_prefix runs it in a namespace).
 
     No in-process worker may run alongside (it would take their tasks): do not use `celery_worker` with this.
     """
@@ -238,7 +241,7 @@ def worker_processes(transactional_db, tmp_path):
     celery_app.control.purge()
     workers = []
 
-    def start_worker(name, *, pool="solo", concurrency=1, **environment):
+    def start_worker(name, *, pool="solo", concurrency=1, prefix=(), **environment):
         env = {
             **os.environ,  # pytest-env's settings (DEBUG=0, SECRET_KEY, EMAIL_RETRY_*, SITE_URL) and REDIS_URL
             "ENV_FILE": "/dev/null",
@@ -251,7 +254,9 @@ def worker_processes(transactional_db, tmp_path):
             "PYTHONUNBUFFERED": "1",
             **{key: str(value) for key, value in environment.items()},
         }
-        worker = WorkerProcess(name, pool=pool, concurrency=concurrency, env=env, log_path=tmp_path / f"{name}.log")
+        worker = WorkerProcess(
+            name, pool=pool, concurrency=concurrency, env=env, log_path=tmp_path / f"{name}.log", prefix=prefix
+        )
         workers.append(worker)
         return worker.start()
 
@@ -276,9 +281,9 @@ class TcpProxy:
     seconds keeps the outage the same length on a fast machine and a slow one.
     """
 
-    def __init__(self, target_host, target_port):
+    def __init__(self, target_host, target_port, *, listen_host="127.0.0.1"):
         self.target = (target_host, target_port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener = socket.create_server((listen_host, 0))
         self.port = self.listener.getsockname()[1]
         self.lock = threading.Lock()
         self.pairs = set()
@@ -345,6 +350,114 @@ class TcpProxy:
         self.listener.close()
         for pair in list(self.pairs):
             self._close(pair)
+
+
+# --- A worker host cut off the network --------------------------------------------------------------
+
+
+def ip(*args):
+    """Run `ip`; its error output on failure."""
+    result = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if result.returncode:
+        raise OSError(f"ip {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout
+
+
+class NetworkNamespace:
+    """A host of its own for a worker: a network namespace joined to this one by a veth pair. A worker started with
+    exec_prefix reaches this host's services (which listen on 127.0.0.1) only through forwarders on this side of the
+    link (worker_environment()), so cut() takes everything away from it at once, as a pulled cable would: no
+    connection is closed, packets are just not delivered until restore().
+    """
+
+    def __init__(self, name, subnet):
+        self.name = name
+        self.link = f"{name}h"  # this side of the veth pair
+        self.gateway = f"10.231.{subnet}.1"  # this side's address, where the forwarders listen
+        self.address = f"10.231.{subnet}.2"
+        self.exec_prefix = ("ip", "netns", "exec", name)
+        self.proxies = {}
+
+    def create(self):
+        ip("netns", "add", self.name)
+        try:
+            ip("link", "add", self.link, "type", "veth", "peer", "name", f"{self.name}n", "netns", self.name)
+            ip("addr", "add", f"{self.gateway}/30", "dev", self.link)
+            ip("link", "set", self.link, "up")
+            ip("-n", self.name, "addr", "add", f"{self.address}/30", "dev", f"{self.name}n")
+            ip("-n", self.name, "link", "set", f"{self.name}n", "up")
+            ip("-n", self.name, "link", "set", "lo", "up")
+        except OSError:
+            self.delete()
+            raise
+
+    def delete(self):
+        for proxy in self.proxies.values():
+            proxy.close()
+        for args in (("netns", "delete", self.name), ("link", "delete", self.link)):  # the pair goes with either
+            try:
+                ip(*args)
+            except OSError:
+                pass
+
+    def cut(self):
+        ip("link", "set", self.link, "down")
+
+    def restore(self):
+        ip("link", "set", self.link, "up")
+
+    def forward(self, host, port):
+        """The port on the gateway where the namespace reaches host:port."""
+        if (host, port) not in self.proxies:
+            self.proxies[host, port] = TcpProxy(host, port, listen_host=self.gateway)
+        return self.proxies[host, port].port
+
+    def url_through(self, url, default_port):
+        parts = urlsplit(url)
+        credentials = parts.netloc.rpartition("@")[0]
+        port = self.forward(parts.hostname, parts.port or default_port)
+        netloc = f"{credentials}@{self.gateway}:{port}" if credentials else f"{self.gateway}:{port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def worker_environment(self):
+        """A worker's database, broker, Redis and SMTP server, reached over the link."""
+        db = connection.settings_dict
+        return {
+            "DATABASE_URL": database_url(
+                host=self.gateway, port=self.forward(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432))
+            ),
+            "REDIS_URL": self.url_through(settings.REDIS_URL, 6379),
+            "CELERY_BROKER_URL": self.url_through(celery_app.conf.broker_url, 5672 if broker_is_amqp() else 6379),
+            "EMAIL_HOST": self.gateway,
+            "EMAIL_PORT": self.forward(settings.EMAIL_HOST, settings.EMAIL_PORT),
+        }
+
+
+def unused_subnet():
+    """A third octet of 10.231.x.0/24 that no interface of this host uses yet."""
+    addresses = ip("-4", "-o", "addr", "show")
+    return next(n for n in range(1, 255) if f" 10.231.{n}." not in addresses)
+
+
+@pytest.fixture
+def network_namespaces():
+    """network_namespaces(count): that many NetworkNamespaces, deleted at the end (their links and forwarders too).
+    Skipped where namespaces cannot be made (not root, no CAP_NET_ADMIN, no iproute2)."""
+    made = []
+
+    def make(count):
+        for index in range(count):
+            namespace = NetworkNamespace(f"qp{os.getpid()}w{index + 1}", unused_subnet())
+            try:
+                namespace.create()
+            except OSError as exc:
+                pytest.skip(f"cannot make a network namespace here (needs root and iproute2): {exc}")
+            made.append(namespace)
+        return made[-count:]
+
+    yield make
+    for namespace in made:
+        namespace.delete()
 
 
 # --- Data --------------------------------------------------------------------------------------------

@@ -26,7 +26,13 @@ CHUNK = 10  # three report tasks of ten authors
 # On Redis, a task held by a dead worker is restored to the queue by a worker that starts after it has been
 # unacknowledged this long (kombu restores at a worker's start, then every ~100 s). RabbitMQ needs no such timeout.
 VISIBILITY_TIMEOUT = 1
-WORKER_SETTINGS = {"REPORT_CHUNK_SIZE": CHUNK, "CELERY_VISIBILITY_TIMEOUT": VISIBILITY_TIMEOUT}
+# The killed worker's claims hold until their lease lapses; the successor leaves them until then and retries.
+CLAIM_LEASE = 2
+WORKER_SETTINGS = {
+    "REPORT_CHUNK_SIZE": CHUNK,
+    "CELERY_VISIBILITY_TIMEOUT": VISIBILITY_TIMEOUT,
+    "REPORT_CLAIM_LEASE": CLAIM_LEASE,
+}
 
 
 def delivery_statuses():

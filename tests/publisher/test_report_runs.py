@@ -59,7 +59,7 @@ def test_the_run_json_follows_the_delivery_records_as_they_change(admin_client, 
     }
     period = run.deliveries.first().period_start
     reports.send_reports_to_authors(author_ids=[a.pk for a in authors[:2]], period_start=period, task_id="t1")
-    reports.claim_deliveries(author_ids=[authors[2].pk], period_start=period, task_id="t2")
+    reports.claim_deliveries(author_ids=[authors[2].pk], period_start=period, task_id="t2", claim_token="c2")
     reports.mark_deliveries_failed(task_id="t2", error="SMTPDataError: 451 try later")
     reports.turn_off_reports(user_id=authors[3].pk)
     reports.send_reports_to_authors(author_ids=[authors[3].pk], period_start=period, task_id="t3")
@@ -94,7 +94,9 @@ def test_retrying_a_runs_failed_deliveries_sends_each_once(admin_client, mailout
     run = tick_without_sending()
     period = run.deliveries.first().period_start
     for author in authors:
-        reports.claim_deliveries(author_ids=[author.pk], period_start=period, task_id=f"t{author.pk}")
+        reports.claim_deliveries(
+            author_ids=[author.pk], period_start=period, task_id=f"t{author.pk}", claim_token=f"c{author.pk}"
+        )
         reports.mark_deliveries_failed(task_id=f"t{author.pk}", error="SMTPServerDisconnected")
 
     for _ in range(2):  # a double click retries nothing more

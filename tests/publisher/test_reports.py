@@ -32,6 +32,7 @@ from publisher.schedules import DUE_REPORTS, ensure_periodic_tasks
 from publisher.tasks import queue_report_chunks
 from publisher.tokens import make_unsubscribe_token
 from quick_publisher.celery import app as celery_app
+from quick_publisher.redis_server import free_port
 from tests.conftest import html_body, text_body, wait_until, worker_running
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
 
@@ -494,7 +495,9 @@ def authors_with_three_posts(count):
 
 def queries_to_claim_and_build(author_ids, task_id):
     with CaptureQueriesContext(connection) as queries:
-        claimed = reports.claim_deliveries(author_ids=author_ids, period_start=report_date(), task_id=task_id)
+        claimed = reports.claim_deliveries(
+            author_ids=author_ids, period_start=report_date(), task_id=task_id, claim_token=task_id
+        )
         built = reports.build_reports(author_ids=claimed, period_start=report_date())
     assert len(built) == len(author_ids)
     assert all(len(report["rows"]) == 3 for report in built)
@@ -539,6 +542,71 @@ def test_an_author_who_unpublishes_after_the_claim_gets_nothing_and_no_claim_is_
 
     assert result["sent_to"] == [staying] and [m.to for m in mailoutbox] == [[User.objects.get(pk=staying).email]]
     assert list(ReportDelivery.objects.values_list("author_id", "status")) == [(staying, ReportDelivery.Status.SENT)]
+
+
+# --- Claims: one execution sends each report ---------------------------------------------------------------
+
+
+def claim_for(author_ids, *, task_id, claim_token):
+    return reports.claim_deliveries(
+        author_ids=author_ids, period_start=report_date(), task_id=task_id, claim_token=claim_token
+    )
+
+
+def renew_for(author_id, claim_token):
+    return reports.renew_claim(
+        author_id=author_id, kind=reports.DAILY, period_start=report_date(), claim_token=claim_token
+    )
+
+
+@pytest.mark.django_db
+def test_a_redelivered_task_leaves_its_first_executions_live_claim_and_retries_once_it_lapses(mailoutbox):
+    [author] = authors_with_three_posts(1)
+    assert claim_for([author], task_id="t", claim_token="first") == [author]  # the worker then cut off
+
+    with pytest.raises(reports.ClaimedByAnotherExecution) as held:
+        reports.send_reports_to_authors(author_ids=[author], period_start=report_date(), task_id="t")
+    assert mailoutbox == []
+    claimed_at = ReportDelivery.objects.get().claimed_at
+    assert held.value.lapses_at == claimed_at + reports.claim_lease()
+    assert renew_for(author, "first")  # the first execution, back on the network in time, sends it
+
+
+@pytest.mark.django_db
+def test_an_execution_whose_lease_lapsed_finds_its_claim_taken_over_and_sends_nothing(mailoutbox):
+    [author] = authors_with_three_posts(1)
+    claim_for([author], task_id="t", claim_token="first")
+    ReportDelivery.objects.update(claimed_at=timezone.now() - reports.claim_lease())  # it stayed away that long
+
+    result = reports.send_reports_to_authors(author_ids=[author], period_start=report_date(), task_id="t")
+    assert result["sent_to"] == [author] and len(mailoutbox) == 1
+    assert not renew_for(author, "first")  # back on the network: nothing left to send
+
+    ReportDelivery.objects.update(status=ReportDelivery.Status.SENDING, claim_token="second")  # taken, not sent yet
+    assert not renew_for(author, "first")
+
+
+@pytest.mark.django_db
+def test_a_live_claim_of_another_task_is_left_to_it_without_a_retry(mailoutbox):
+    [author] = authors_with_three_posts(1)
+    claim_for([author], task_id="the other run", claim_token="theirs")
+    result = reports.send_reports_to_authors(author_ids=[author], period_start=report_date(), task_id="t")
+    assert result["sent"] == 0 and mailoutbox == []
+
+
+@pytest.mark.django_db
+def test_an_execution_stopped_by_the_smtp_server_lets_its_claims_go_for_its_retry(mailoutbox, settings):
+    [author] = authors_with_three_posts(1)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_PORT = free_port()  # nothing listens: refused
+    with pytest.raises(ConnectionRefusedError):
+        reports.send_reports_to_authors(author_ids=[author], period_start=report_date(), task_id="t")
+    delivery = ReportDelivery.objects.get()
+    assert (delivery.status, delivery.claimed_at) == (ReportDelivery.Status.SENDING, None)
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    reports.send_reports_to_authors(author_ids=[author], period_start=report_date(), task_id="t")
+    assert len(mailoutbox) == 1
 
 
 @pytest.mark.django_db
