@@ -31,8 +31,9 @@ os.environ.pop("CELERY_BROKER_URL", None)
 
 
 def required(what):
-    """CI sets REQUIRE_POSTGRES=1, REQUIRE_BROWSER=1, REQUIRE_PRIVATE_REDIS=1 where it provides those things: there a
-    test that would be skipped for want of one fails instead, so a run cannot go green without the real thing."""
+    """CI sets REQUIRE_POSTGRES=1, REQUIRE_BROWSER=1, REQUIRE_PRIVATE_REDIS=1 and REQUIRE_NETNS=1 where it provides
+    those things: there a test that would be skipped for want of one fails instead, so a run cannot go green without
+    the real thing."""
     return os.environ.get(f"REQUIRE_{what}", "").strip() not in ("", "0")
 
 

@@ -29,7 +29,7 @@ from django.db import connection
 
 from quick_publisher.celery import app as celery_app
 from quick_publisher.redis_server import free_port
-from tests.conftest import RecordingHandler, SMTPServer, broker_is_amqp, running_workers
+from tests.conftest import RecordingHandler, SMTPServer, broker_is_amqp, running_workers, skip_unless_required
 
 # --- SMTP --------------------------------------------------------------------------------------------
 
@@ -451,7 +451,7 @@ def network_namespaces():
             try:
                 namespace.create()
             except OSError as exc:
-                pytest.skip(f"cannot make a network namespace here (needs root and iproute2): {exc}")
+                skip_unless_required("NETNS", f"cannot make a network namespace here (needs root and iproute2): {exc}")
             made.append(namespace)
         return made[-count:]
 
