@@ -217,7 +217,9 @@ def run_wrk(url, *, seconds, connections, headers=(), lua_script=None, threads=2
     if lua_script:
         command += ["-s", str(lua_script)]
     output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
-    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)$", output, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+    if p99 is None:
+        raise RuntimeError(f"wrk's report has no 99th percentile:\n{output}")
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
