@@ -103,6 +103,11 @@ def main():
             f"due query: median {statistics.median(timings):.1f} ms, p95 "
             f"{sorted(timings)[int(len(timings) * 0.95)]:.1f} ms, max {max(timings):.1f} ms over {len(timings)} ticks"
         )
+        slowest = sorted(range(len(timings)), key=timings.__getitem__)[-5:]
+        print(
+            "slowest ticks: "
+            + ", ".join(f"{DAY_START + timedelta(minutes=15 * n):%H:%M} {timings[n]:.0f} ms" for n in slowest)
+        )
         print(f"plan: {plan}")
         print(day_text)
         common.verdict(ok_query, f"finding the due authors <= {TARGET_MS} ms (median)")
