@@ -16,7 +16,12 @@ def picture(series, *, weekly):
         height = round(views / highest * BAR_HEIGHT_PX) if highest else 0
         bars.append({"start": start, "views": views, "label": label, "height": max(height, 1)})
     sparkline = "".join(SPARKS[round(views / highest * (len(SPARKS) - 1)) if highest else 0] for _, views in series)
-    return {"bars": bars, "sparkline": sparkline, "numbers": " ".join(str(views) for _, views in series)}
+    return {
+        "bars": bars,
+        "label": "; ".join(bar["label"] for bar in bars),
+        "sparkline": sparkline,
+        "numbers": " ".join(str(views) for _, views in series),
+    }
 
 
 def view_count_report_email(report, *, connection=None):
