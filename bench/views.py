@@ -15,7 +15,9 @@ counted in the database (after a final flush) are compared with the requests ser
 
 Environment: BENCH_ROUNDS (5), BENCH_SECONDS per case and round (10), BENCH_WARMUP_SECONDS (2),
 BENCH_SPREAD_WARMUP_SECONDS ((b3)'s warm-up, 30), BENCH_POSTS
-(10000), BENCH_CONNECTIONS (32), BENCH_WORKERS x BENCH_THREADS (4 x 4), and common.py's database and Redis.
+(10000), BENCH_CONNECTIONS (32), BENCH_WORKERS x BENCH_THREADS (4 x 4), BENCH_POST_PAGE_CACHE=local (each
+process's post page cache alone, without the shared tier: bench/views_settings.py), and common.py's database and
+Redis.
 """
 
 import os

@@ -6,10 +6,10 @@ from quick_publisher.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.views_urls"
 
-# BENCH_POST_PAGE_CACHE=shared: the post page cache in Redis, one for all web processes, to compare with the
-# per-process cache the project ships.
-if os.environ.get("BENCH_POST_PAGE_CACHE") == "shared":
+# BENCH_POST_PAGE_CACHE=local: each web process's post page cache alone, without the shared tier behind it, to
+# compare with the two tiers the project ships.
+if os.environ.get("BENCH_POST_PAGE_CACHE") == "local":
     CACHES = {  # noqa: F405
         **CACHES,  # noqa: F405
-        "post_pages": {**CACHES["default"], "TIMEOUT": CACHES["post_pages"]["TIMEOUT"], "KEY_PREFIX": "post-pages"},  # noqa: F405
+        "shared_post_pages": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
     }

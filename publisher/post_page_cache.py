@@ -1,5 +1,7 @@
-"""The post page cache: what a post page shows, cached in each web process (the "post_pages" cache, Django's
-LocMemCache) so that a page view costs one Redis round trip and no database query.
+"""The post page cache: what a post page shows, cached in two tiers so that a page view costs one Redis round trip
+and no database query: in each web process (the "post_pages" cache, Django's LocMemCache), and behind it in Redis,
+shared by every process (the "shared_post_pages" cache), so that a page one process rendered is not rendered again
+by the others: with readers spread over many posts, most pages a process serves are ones it has not served yet.
 
 - For a reader without a session or queued messages (nearly all readers): the whole page, split around its view
   count, so that serving it is a join of three strings.
@@ -40,6 +42,29 @@ def post_page_cache():
     return caches["post_pages"]
 
 
+def shared_post_page_cache():
+    return caches["shared_post_pages"]
+
+
+def cached(key, version):
+    """From this process's cache, else from the shared one (kept here from then on); None if neither has it. The
+    shared cache raises redis.RedisError like the view's own Redis call, so a request still tries Redis once."""
+    value = post_page_cache().get(key, version=version)
+    if value is None:
+        value = shared_post_page_cache().get(key, version=version)
+        if value is not None:
+            post_page_cache().set(key, value, version=version)
+    return value
+
+
+def cache(key, value, version):
+    post_page_cache().set(key, value, version=version)
+    try:
+        shared_post_page_cache().set(key, value, version=version)
+    except redis.RedisError as exc:  # the view is counted and the page served: only the sharing is missed
+        logger.warning("Redis unavailable (%s): post page %s cached in this process only", exc, key)
+
+
 def is_anonymous_reader(request):
     """A reader without a session or queued messages gets the same page as everyone else."""
     return settings.SESSION_COOKIE_NAME not in request.COOKIES and CookieStorage.cookie_name not in request.COOKIES
@@ -68,7 +93,7 @@ def cached_page(slug):
     version = known_version
     if version is None:
         return None, None
-    return post_page_cache().get(f"page:{slug}", version=version), version
+    return cached(f"page:{slug}", version), version
 
 
 def cached_post(slug):
@@ -76,11 +101,11 @@ def cached_post(slug):
     version = known_version
     if version is None:
         return None, None
-    return post_page_cache().get(f"post:{slug}", version=version), version
+    return cached(f"post:{slug}", version), version
 
 
 def cache_post(slug, post, *, version):
-    post_page_cache().set(f"post:{slug}", post, version=version)
+    cache(f"post:{slug}", post, version)
 
 
 def cache_page(slug, *, post_id, author_time_zone, response, views, version):
@@ -93,7 +118,7 @@ def cache_page(slug, *, post_id, author_time_zone, response, views, version):
         return
     before, after = response.content.split(count)
     page = CachedPage(post_id, before + VIEW_COUNT_OPENING, VIEW_COUNT_CLOSING + after, author_time_zone)
-    post_page_cache().set(f"page:{slug}", page, version=version)
+    cache(f"page:{slug}", page, version)
 
 
 def invalidate_post_page_cache():

@@ -136,12 +136,22 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "OPTIONS": REDIS_CLIENT_OPTIONS,
     },
-    # Post pages, per web process (publisher/post_page_cache.py): versioned keys, so no process serves an old one.
+    # Post pages, per web process, in front of "shared_post_pages" (publisher/post_page_cache.py): versioned keys, so
+    # no process serves an old one.
     "post_pages": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "post-pages",
         "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=300),
         "OPTIONS": {"MAX_ENTRIES": env.int("POST_PAGE_CACHE_ENTRIES", default=20_000)},
+    },
+    # Behind "post_pages": the pages that any web process rendered, in Redis (publisher/post_page_cache.py). Its
+    # errors raise, as the post page's own Redis call does, and the page is then served the Redis-down way.
+    "shared_post_pages": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": REDIS_CLIENT_OPTIONS,
+        "KEY_PREFIX": "post-pages",
+        "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=300),
     },
     # Templates' {% cache %} fragments, per process: the layout's links, a post's heading (keyed by what it shows).
     "template_fragments": {

@@ -72,12 +72,12 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(autouse=True)
 def fresh_redis_state():
-    """Rate-limit counters and buffered views from one test must not leak into the next.
+    """Rate-limit counters, buffered views and shared cached pages from one test must not leak into the next.
 
     Only those keys: flushing the database would also drop the broker's queue bindings.
     """
     client = view_buffer.client()
-    for pattern in ("*rl:*", "views:*"):
+    for pattern in ("*rl:*", "views:*", "post-pages:*"):
         for key in client.scan_iter(match=pattern, count=1000):
             client.delete(key)
 

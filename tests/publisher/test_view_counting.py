@@ -149,6 +149,49 @@ def test_a_cached_page_is_served_without_the_database_and_is_the_rendered_page(c
 
 
 @pytest.mark.django_db
+def test_a_page_another_process_rendered_comes_from_the_shared_cache_without_the_database(
+    client, django_assert_num_queries
+):
+    post = PostFactory(title="Rendered elsewhere")
+    rendered = view(client, post, user_agent="Googlebot/2.1")  # rendered and cached in both tiers, not counted
+    post_page_cache.post_page_cache().clear()  # as in a process that has not served it
+    with django_assert_num_queries(0):
+        kept = view(client, post)
+    assert kept.content.decode() == rendered.content.decode().replace("Viewed 0 times", "Viewed 1 time")
+    with django_assert_num_queries(0):  # now in this process's cache too
+        assert "Viewed 2 times" in view(client, post).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_page_only_the_shared_cache_holds_tries_redis_once_when_redis_refuses(client, settings, monkeypatch):
+    post = PostFactory()
+    view(client, post)
+    view(client, post)  # cached, and two views buffered
+    services.flush_view_counts()
+    post_page_cache.post_page_cache().clear()
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # Redis went away
+    settings.REDIS_URL = dead
+    shared = {**settings.CACHES["shared_post_pages"], "LOCATION": dead}
+    settings.CACHES = {**settings.CACHES, "shared_post_pages": shared}
+    view_buffer.client.cache_clear()
+    connects = []
+    connect = redis.connection.AbstractConnection.connect
+
+    def connecting(self):
+        connects.append(self.port)
+        return connect(self)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", connecting)
+    try:
+        response = view(client, post)
+    finally:
+        view_buffer.client.cache_clear()
+    assert response.status_code == 200 and "Viewed 3 times" in response.content.decode()
+    assert len(connects) == 1  # the shared cache's call; the view did not try again
+    assert database_views(post) == (3, 3)
+
+
+@pytest.mark.django_db
 def test_a_signed_in_readers_page_comes_from_the_cache_with_only_their_own_user_read(client, django_assert_num_queries):
     post = PostFactory(title="Cached for readers")
     reader = UserFactory(full_name="Signed-in reader")
