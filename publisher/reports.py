@@ -220,27 +220,29 @@ def claim_deliveries(*, author_ids, period_start, task_id, claim_token, kind=DAI
     return claimed
 
 
-def renew_claim(*, author_id, kind, period_start, claim_token):
-    """Right before an email: whether this execution still holds the delivery, its lease renewed from now.
+def renew_claims(*, author_ids, kind, period_start, claim_token):
+    """Before sending: which of these deliveries this execution still holds, their leases renewed from now, and
+    until when they may be sent (while at least half a lease is left).
 
-    One conditional UPDATE: a successor that took the delivery over (the lease lapsed while this worker was cut off
-    or stalled) holds it under its own token, or has sent it, and then nothing is sent here. The lease runs from
-    before the UPDATE left, so an answer held up by the network counts against it: with less than half a lease left
-    for the send, the claim is renewed again.
+    One conditional UPDATE: a successor that took a delivery over (its lease lapsed while this worker was cut off
+    or stalled) holds it under its own token, or has sent it, and then it is not sent here; only when some are no
+    longer held does one more query say which. The lease runs from before the UPDATE left, so an answer held up by
+    the network counts against it: with less than half a lease left, the claims are renewed again.
     """
+    held = ReportDelivery.objects.filter(
+        author_id__in=author_ids,
+        kind=kind,
+        period_start=period_start,
+        status=ReportDelivery.Status.SENDING,
+        claim_token=claim_token,
+    )
     while True:
         renewed_at = timezone.now()
-        renewed = ReportDelivery.objects.filter(
-            author_id=author_id,
-            kind=kind,
-            period_start=period_start,
-            status=ReportDelivery.Status.SENDING,
-            claim_token=claim_token,
-        ).update(claimed_at=renewed_at)
-        if not renewed:
-            return False
+        renewed = held.update(claimed_at=renewed_at)
         if timezone.now() - renewed_at < claim_lease() / 2:
-            return True
+            break
+    held_ids = set(author_ids) if renewed == len(set(author_ids)) else set(held.values_list("author_id", flat=True))
+    return held_ids, renewed_at + claim_lease() / 2
 
 
 def release_claims(*, claim_token):
@@ -405,14 +407,22 @@ def send_reports_to_authors(*, author_ids, period_start, task_id, kind=DAILY, ac
 
 
 def _send_while_claimed(to_send, *, kind, period_start, claim_token, accepted):
-    """Send each report whose delivery this execution still holds, on one SMTP connection; the authors sent to."""
-    sent = []
+    """Send each report whose delivery this execution still holds, on one SMTP connection; the authors sent to.
+    The claims are renewed together, and again whenever less than half a lease would be left for a send."""
+    sent, held, send_before = [], set(), None
     if not to_send:
         return sent
     with get_connection() as connection:
-        for report in to_send:
+        for number, report in enumerate(to_send):
             author_id = report["author"].pk
-            if not renew_claim(author_id=author_id, kind=kind, period_start=period_start, claim_token=claim_token):
+            if send_before is None or timezone.now() >= send_before:
+                held, send_before = renew_claims(
+                    author_ids=[later["author"].pk for later in to_send[number:]],
+                    kind=kind,
+                    period_start=period_start,
+                    claim_token=claim_token,
+                )
+            if author_id not in held:
                 continue  # a successor took it over after this execution's lease lapsed
             view_count_report_email(report, connection=connection).send()
             try:

@@ -11,6 +11,7 @@ from email import policy
 from io import StringIO
 
 import pytest
+import time_machine
 from celery.contrib.testing.worker import start_worker
 from django import forms
 from django.core.management import CommandError, call_command
@@ -553,10 +554,11 @@ def claim_for(author_ids, *, task_id, claim_token):
     )
 
 
-def renew_for(author_id, claim_token):
-    return reports.renew_claim(
-        author_id=author_id, kind=reports.DAILY, period_start=report_date(), claim_token=claim_token
+def holds(author_id, claim_token):
+    held, _ = reports.renew_claims(
+        author_ids=[author_id], kind=reports.DAILY, period_start=report_date(), claim_token=claim_token
     )
+    return author_id in held
 
 
 @pytest.mark.django_db
@@ -569,7 +571,7 @@ def test_a_redelivered_task_leaves_its_first_executions_live_claim_and_retries_o
     assert mailoutbox == []
     claimed_at = ReportDelivery.objects.get().claimed_at
     assert held.value.lapses_at == claimed_at + reports.claim_lease()
-    assert renew_for(author, "first")  # the first execution, back on the network in time, sends it
+    assert holds(author, "first")  # the first execution, back on the network in time, sends it
 
 
 @pytest.mark.django_db
@@ -580,10 +582,34 @@ def test_an_execution_whose_lease_lapsed_finds_its_claim_taken_over_and_sends_no
 
     result = reports.send_reports_to_authors(author_ids=[author], period_start=report_date(), task_id="t")
     assert result["sent_to"] == [author] and len(mailoutbox) == 1
-    assert not renew_for(author, "first")  # back on the network: nothing left to send
+    assert not holds(author, "first")  # back on the network: nothing left to send
 
     ReportDelivery.objects.update(status=ReportDelivery.Status.SENDING, claim_token="second")  # taken, not sent yet
-    assert not renew_for(author, "first")
+    assert not holds(author, "first")
+
+
+@pytest.mark.django_db
+def test_an_execution_that_stalls_past_half_a_lease_renews_before_its_next_email_and_skips_what_was_taken(
+    mailoutbox, monkeypatch
+):
+    first, second = authors_with_three_posts(2)
+    build = reports.view_count_report_email
+    stalled = []
+
+    def stalling(report, **kwargs):
+        if not stalled:  # the first send stalls for a whole lease; meanwhile a successor takes the second delivery
+            stalled.append(time_machine.travel(timezone.now() + reports.claim_lease(), tick=True))
+            stalled[0].start()
+            ReportDelivery.objects.filter(author_id=second).update(claim_token="taker", task_id="another")
+        return build(report, **kwargs)
+
+    monkeypatch.setattr(reports, "view_count_report_email", stalling)
+    try:
+        result = reports.send_reports_to_authors(author_ids=[first, second], period_start=report_date(), task_id="t")
+    finally:
+        stalled[0].stop()
+    assert result["sent_to"] == [first] and [m.to for m in mailoutbox] == [[User.objects.get(pk=first).email]]
+    assert ReportDelivery.objects.get(author_id=second).status == ReportDelivery.Status.SENDING  # the successor's
 
 
 @pytest.mark.django_db
