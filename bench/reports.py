@@ -2,8 +2,8 @@
 `make bench-reports`.
 
 For each number of authors (10 published posts each, views yesterday), a worker is started as the Procfile runs it
-(`celery -A quick_publisher worker --concurrency=4`, prefork), then with a pool for I/O-bound work (threads, 16),
-and publisher.tasks.send_view_count_report is sent by name, as beat sends it. Each pool process or thread holds one
+(`celery -A quick_publisher worker --concurrency=4`, prefork), then with a pool for I/O-bound work (threads, 4:
+as many SMTP connections, so the same bound; one process's threads share one core), and publisher.tasks.send_view_count_report is sent by name, as beat sends it. Each pool process or thread holds one
 SMTP connection at a time, so the most it can send is connections / 20 ms: the bound. Printed per run:
 emails/s against that bound (target >= 0.8), peak memory of the worker's processes (PSS, target < 250 MB), CPU
 per email (the worker's processes), and duplicates (an author mailed twice, by recipient and Message-ID).
@@ -12,7 +12,7 @@ after the first email, and the run is stopped there.
 Statements per chunk: publisher.reports.send_reports_to_authors called here once, for one chunk of
 REPORT_CHUNK_SIZE authors, under CaptureQueriesContext (a worker cannot be counted from outside).
 
-Environment: BENCH_REPORT_AUTHORS (10000,100000), BENCH_REPORT_POOLS (prefork:4,threads:16), BENCH_REPORT_WINDOW
+Environment: BENCH_REPORT_AUTHORS (10000,100000), BENCH_REPORT_POOLS (prefork:4,threads:4), BENCH_REPORT_WINDOW
 (75 s), and common.py's database and Redis.
 """
 
@@ -33,7 +33,7 @@ AUTHOR_SIZES = common.sizes("BENCH_REPORT_AUTHORS", "10000,100000")
 POOLS = [
     (pool, int(size))
     for pool, size in (
-        item.split(":") for item in os.environ.get("BENCH_REPORT_POOLS", "prefork:4,threads:16").split(",")
+        item.split(":") for item in os.environ.get("BENCH_REPORT_POOLS", "prefork:4,threads:4").split(",")
     )
 ]
 WINDOW = int(os.environ.get("BENCH_REPORT_WINDOW", 75))
