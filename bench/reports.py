@@ -3,8 +3,9 @@
 
 For each number of authors (10 published posts each, views yesterday), a worker is started as the Procfile runs it
 (`celery -A quick_publisher worker --concurrency=4`, prefork), then with a pool for I/O-bound work (threads, 4:
-as many SMTP connections, so the same bound; one process's threads share one core), and publisher.tasks.send_view_count_report is sent by name, as beat sends it. Each pool process or thread holds one
-SMTP connection at a time, so the most it can send is connections / 20 ms: the bound. Printed per run:
+as many SMTP connections, so the same bound; one process's threads share one core), and
+publisher.tasks.send_view_count_report is sent by name, as beat sends it. Each pool process or thread holds one SMTP
+connection at a time, so the most it can send is connections / 20 ms: the bound. Printed per run:
 emails/s against that bound (target >= 0.8), peak memory of the worker's processes (PSS, target < 250 MB), CPU
 per email (the worker's processes), and duplicates (an author mailed twice, by recipient and Message-ID).
 When all the emails would take longer than BENCH_REPORT_WINDOW seconds, the rate is measured over that window

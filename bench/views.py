@@ -5,7 +5,7 @@ URLs on top (bench/views_urls.py); wrk loads each case in turn, round after roun
 weighs on every case alike:
   (a)  a view returning a fixed string through the same middleware: the ceiling for any Django page;
   (b)  one hot published post, no cookies;
-  (b2) the same post for a signed-in reader (a real session cookie);
+  (b2) the same post for a signed-in reader (a real session cookie, and the CSRF cookie a browser keeps);
   (b3) no cookies, readers spread over BENCH_POSTS posts by Zipf(s=1.1);
   (r)  (a) plus the post page's one Redis call, for comparison: the floor of any page counting views in Redis;
   (c)  the tutorial's naive counter (`post.view_count += 1; post.save()`), not a target.
@@ -124,7 +124,12 @@ def create_cases(workdir):
     reader = get_user_model().objects.create_user("reader@bench.example", full_name="Signed-in Reader")
     browser = Client()
     browser.force_login(reader)  # a real session, stored by the configured SESSION_ENGINE
-    session_cookie = f"Cookie: {settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
+    # A browser also keeps the CSRF cookie that its first signed-in page set (the layout's logout form has a token);
+    # the account page sets it without counting a view outside the server's access log.
+    browser.get("/account/", HTTP_HOST="127.0.0.1")
+    signed_in_cookies = "Cookie: " + "; ".join(
+        f"{name}={browser.cookies[name].value}" for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME)
+    )
 
     # Rank k is read with weight 1/k^s; wrk cycles through a fixed sample, so every run replays the same mix.
     weights = [1 / rank**ZIPF_S for rank in range(1, len(slugs) + 1)]
@@ -134,7 +139,9 @@ def create_cases(workdir):
         Case("a", "fixed string, same middleware", "/bench/minimal/", counts_views=False),
         Case("r", "(a) + the page's one Redis call", "/bench/redis-call/", counts_views=False),
         Case("b", "hot post, no cookies", f"/{slugs[0]}/", counted_posts=site_posts),
-        Case("b2", "hot post, signed-in reader", f"/{slugs[0]}/", headers=(session_cookie,), counted_posts=site_posts),
+        Case(
+            "b2", "hot post, signed-in reader", f"/{slugs[0]}/", headers=(signed_in_cookies,), counted_posts=site_posts
+        ),
         Case(
             "b3",
             f"Zipf({ZIPF_S}) over {len(slugs):,} posts",
