@@ -12,8 +12,7 @@ class Post(models.Model):
         SCHEDULED = "scheduled", "Scheduled"
         PUBLISHED = "published", "Published"
 
-    # No index of its own: post_author_status_idx serves lookups by author, and with the status in the index, "has
-    # this author a published post" (asked of every author a report tick finds) needs no read of the posts.
+    # No index of its own: post_author_status_idx serves lookups by author, and by author and status.
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts", db_index=False)
     title = models.CharField(max_length=200)
     slug = models.SlugField(

@@ -1,7 +1,7 @@
 """The post page cache: what a post page shows, cached in two tiers so that a page view costs one Redis round trip
 and no database query: in each web process (the "post_pages" cache, Django's LocMemCache), and behind it in Redis,
 shared by every process (the "shared_post_pages" cache), so that a page one process rendered is not rendered again
-by the others: with readers spread over many posts, most pages a process serves are ones it has not served yet.
+by the others: with readers spread over many posts, a process meets many pages it has not served yet.
 
 - For a reader without a session or queued messages (nearly all readers): the whole page, split around its view
   count, so that serving it is a join of three strings.
