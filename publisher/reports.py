@@ -186,6 +186,10 @@ def stranded_deliveries(*, now=None):
 # --- Delivering, once ------------------------------------------------------------------------------------------
 
 
+def deliveries_of(author_ids, *, kind, period_start):
+    return ReportDelivery.objects.filter(author_id__in=author_ids, kind=kind, period_start=period_start)
+
+
 def claim_lease():
     return timedelta(seconds=settings.REPORT_CLAIM_LEASE)
 
@@ -209,12 +213,12 @@ def claim_deliveries(*, author_ids, period_start, task_id, claim_token, kind=DAI
     )
     with transaction.atomic():
         claimed = list(
-            ReportDelivery.objects.select_for_update(skip_locked=True)
-            .filter(author_id__in=author_ids, kind=kind, period_start=period_start)
+            deliveries_of(author_ids, kind=kind, period_start=period_start)
+            .select_for_update(skip_locked=True)
             .filter(claimable)
             .values_list("author_id", flat=True)
         )
-        ReportDelivery.objects.filter(author_id__in=claimed, kind=kind, period_start=period_start).update(
+        deliveries_of(claimed, kind=kind, period_start=period_start).update(
             status=ReportDelivery.Status.SENDING, task_id=task_id, claim_token=claim_token, claimed_at=now, error=""
         )
     return claimed
@@ -229,12 +233,8 @@ def renew_claims(*, author_ids, kind, period_start, claim_token):
     longer held does one more query say which. The lease runs from before the UPDATE left, so an answer held up by
     the network counts against it: with less than half a lease left, the claims are renewed again.
     """
-    held = ReportDelivery.objects.filter(
-        author_id__in=author_ids,
-        kind=kind,
-        period_start=period_start,
-        status=ReportDelivery.Status.SENDING,
-        claim_token=claim_token,
+    held = deliveries_of(author_ids, kind=kind, period_start=period_start).filter(
+        status=ReportDelivery.Status.SENDING, claim_token=claim_token
     )
     while True:
         renewed_at = timezone.now()
@@ -259,14 +259,11 @@ def release_claims(*, claim_token):
 def claims_of_another_execution_lapse_at(*, author_ids, kind, period_start, task_id, claim_token):
     """When the first of the claims that another execution of this very task holds on these deliveries lapses
     (None if there are none): this execution tries again then."""
-    held = ReportDelivery.objects.filter(
-        author_id__in=author_ids,
-        kind=kind,
-        period_start=period_start,
-        status=ReportDelivery.Status.SENDING,
-        task_id=task_id,
-        claimed_at__isnull=False,
-    ).exclude(claim_token=claim_token)
+    held = (
+        deliveries_of(author_ids, kind=kind, period_start=period_start)
+        .filter(status=ReportDelivery.Status.SENDING, task_id=task_id, claimed_at__isnull=False)
+        .exclude(claim_token=claim_token)
+    )
     first = held.aggregate(first=Min("claimed_at"))["first"]
     return first + claim_lease() if first else None
 
@@ -437,8 +434,8 @@ def _send_while_claimed(to_send, *, kind, period_start, claim_token, accepted):
 def _skip_deliveries_of_authors_no_longer_eligible(*, author_ids, kind, period_start):
     """Turned off (or unpublished everything) between the tick and the send: their report is not sent."""
     if author_ids:
-        ReportDelivery.objects.filter(
-            author_id__in=author_ids, kind=kind, period_start=period_start, status=ReportDelivery.Status.PENDING
+        deliveries_of(author_ids, kind=kind, period_start=period_start).filter(
+            status=ReportDelivery.Status.PENDING
         ).update(status=ReportDelivery.Status.SKIPPED, error="no longer receives reports when it was to be sent")
 
 
@@ -446,12 +443,8 @@ def _release_claims_with_nothing_to_report(*, author_ids, kind, period_start, cl
     """Authors whose last post was unpublished since they were found eligible: no report, and no claim left
     behind as "sending" (should they publish again, the admin's "send now" may still mail them)."""
     if author_ids:
-        ReportDelivery.objects.filter(
-            author_id__in=author_ids,
-            kind=kind,
-            period_start=period_start,
-            claim_token=claim_token,
-            status=ReportDelivery.Status.SENDING,
+        deliveries_of(author_ids, kind=kind, period_start=period_start).filter(
+            claim_token=claim_token, status=ReportDelivery.Status.SENDING
         ).delete()
 
 
