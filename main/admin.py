@@ -49,9 +49,9 @@ class UserAdmin(DjangoUserAdmin):
     actions = ["resend_verification_email", "mark_as_verified"]
 
     def save_model(self, request, obj, form, change):
-        # A new user's first report is scheduled as at sign-up; a changed choice moves the next one.
-        changed = form.changed_data if change else services.REPORT_CHOICE_FIELDS
-        services.apply_report_choice(user=obj, changed_fields=changed)
+        # A new user has no report coming (nothing published yet); a changed choice moves the next one.
+        if change:
+            services.apply_report_choice(user=obj, changed_fields=form.changed_data)
         super().save_model(request, obj, form, change)
 
     @admin.display(description="Password")

@@ -18,16 +18,14 @@ class EmailAlreadyRegistered(Exception):
 
 def register_user(*, email, full_name, password, report_time_zone=None):
     """Create an unverified user; the post_save receiver queues the verification email after commit."""
-    user = User(report_time_zone=report_time_zone or settings.TIME_ZONE)  # the model's default hour and frequency
-    user.schedule_next_report()  # the first report, as any change of the choice would
+    # The model's default hour and frequency; no report is due before the first published post schedules one.
     try:
         with transaction.atomic():
             return User.objects.create_user(
                 email=email,
                 full_name=full_name,
                 password=password,
-                report_time_zone=user.report_time_zone,
-                next_report_at=user.next_report_at,
+                report_time_zone=report_time_zone or settings.TIME_ZONE,
             )
     except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
         raise EmailAlreadyRegistered(email) from exc
@@ -37,8 +35,12 @@ REPORT_CHOICE_FIELDS = ("report_frequency", "report_time_zone", "report_hour")
 
 
 def apply_report_choice(*, user, changed_fields):
-    """A changed report choice moves the next report (next_report_at). Returns whether it did; the caller saves."""
-    if set(changed_fields) & set(REPORT_CHOICE_FIELDS):
+    """A changed report choice moves the next report (next_report_at) of an author who has one coming, and
+    schedules one when the frequency changes (reports turned on). Authors with nothing published have none coming
+    until publishing schedules it; one who turns reports on anyway has that report skipped, and no more.
+    Returns whether it moved; the caller saves."""
+    changed = set(changed_fields) & set(REPORT_CHOICE_FIELDS)
+    if changed and (user.next_report_at is not None or "report_frequency" in changed):
         user.schedule_next_report()
         return True
     return False

@@ -95,8 +95,12 @@ def latest_periods(chunk, *, now, kind=None, period_start=None):
 
 
 def due_authors(now):
-    """On the next_report_at index: a range scan of the due, whatever the number of authors."""
-    return eligible_authors().filter(next_report_at__lte=now)
+    """On the next_report_at index: a range scan of the due, whatever the number of authors. next_report_at is
+    set only while an author has a published post (services.keep_report_schedules), so no post is read here; the
+    send checks eligibility again."""
+    return User.objects.filter(is_active=True, is_verified=True, next_report_at__lte=now).exclude(
+        report_frequency=report_times.OFF
+    )
 
 
 @dataclass
@@ -432,11 +436,13 @@ def _send_while_claimed(to_send, *, kind, period_start, claim_token, accepted):
 
 
 def _skip_deliveries_of_authors_no_longer_eligible(*, author_ids, kind, period_start):
-    """Turned off (or unpublished everything) between the tick and the send: their report is not sent."""
+    """Turned off (or unpublished everything) between the tick and the send: their report is not sent, and an
+    author left without a published post is due no more reports until they publish again."""
     if author_ids:
         deliveries_of(author_ids, kind=kind, period_start=period_start).filter(
             status=ReportDelivery.Status.PENDING
         ).update(status=ReportDelivery.Status.SKIPPED, error="no longer receives reports when it was to be sent")
+        services.keep_report_schedules(author_ids)
 
 
 def _release_claims_with_nothing_to_report(*, author_ids, kind, period_start, claim_token):

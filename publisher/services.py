@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Subquery
@@ -114,7 +115,9 @@ def publish_posts(*, posts, user):
     with transaction.atomic():
         publishable.filter(published_at__isnull=True).update(published_at=now)
         transaction.on_commit(invalidate_post_page_cache)  # update() sends no post_save
+        author_ids = set(publishable.values_list("author_id", flat=True))
         published = publishable.update(status=Post.Status.PUBLISHED, updated_at=now)
+        keep_report_schedules(author_ids)
         return published, drafts.filter(author__is_verified=False).count()
 
 
@@ -124,10 +127,14 @@ def publish_due_posts(*, now=None):
     now = now or timezone.now()
     due = Post.objects.filter(status=Post.Status.SCHEDULED, publish_at__lte=now, author__is_verified=True)
     with transaction.atomic():
-        published = due.update(
+        # Locked and skipped when locked, so that two runs at once publish each post once; the status moves
+        # in an UPDATE that checks it again.
+        picked = list(due.select_for_update(skip_locked=True).values_list("pk", "author_id"))
+        published = Post.objects.filter(pk__in=[pk for pk, _ in picked], status=Post.Status.SCHEDULED).update(
             status=Post.Status.PUBLISHED, published_at=Coalesce(F("published_at"), F("publish_at")), updated_at=now
         )
         if published:
+            keep_report_schedules({author_id for _, author_id in picked}, now=now)
             transaction.on_commit(invalidate_post_page_cache)  # update() sends no post_save
     return published
 
@@ -139,17 +146,52 @@ def unschedule_posts(*, posts):
 
 
 def unpublish_posts(*, posts):
+    published = posts.filter(status=Post.Status.PUBLISHED)
     with transaction.atomic():
         transaction.on_commit(invalidate_post_page_cache)  # update() sends no post_save
-        return posts.filter(status=Post.Status.PUBLISHED).update(status=Post.Status.DRAFT, updated_at=timezone.now())
+        author_ids = set(published.values_list("author_id", flat=True))
+        unpublished = published.update(status=Post.Status.DRAFT, updated_at=timezone.now())
+        keep_report_schedules(author_ids)
+        return unpublished
 
 
 def delete_posts(*, posts):
     """Delete posts with their daily views. Locked first, in id order as the flush locks them, so that a flush
     adding daily rows to one of them finishes before the deletion looks for its rows to delete."""
     with transaction.atomic():
-        list(posts.select_for_update().order_by("pk").values_list("pk", flat=True))
-        return posts.delete()
+        author_ids = {
+            author_id for _, author_id in posts.select_for_update().order_by("pk").values_list("pk", "author_id")
+        }
+        deleted = posts.delete()
+        keep_report_schedules(author_ids)
+        return deleted
+
+
+def keep_report_schedules(author_ids, *, now=None):
+    """An author is due reports (their next_report_at is set) while they have a published post, so that the tick
+    finds the due on the users' index without reading posts. Called in each transaction that publishes,
+    unpublishes or deletes posts: the first published post schedules the next report, the last one gone clears
+    it. The authors' rows are locked first; each statement after the lock sees what a transaction that held it
+    committed, so two of these for one author (a post published while another is deleted) agree."""
+    User = get_user_model()
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = list(
+            User.objects.select_for_update().filter(pk__in=author_ids).order_by("pk").values_list("pk", flat=True)
+        )
+        authors = User.objects.filter(pk__in=locked)
+        published = Exists(Post.objects.filter(author=OuterRef("pk"), status=Post.Status.PUBLISHED))
+        authors.filter(next_report_at__isnull=False).exclude(published).update(next_report_at=None)
+        starting = list(
+            authors.filter(published, next_report_at__isnull=True, is_active=True, is_verified=True)
+            .exclude(report_frequency=report_times.OFF)
+            .only("report_time_zone", "report_hour", "report_frequency")
+        )
+        for author in starting:
+            author.next_report_at = report_times.next_slot(
+                after=now, time_zone=author.report_time_zone, hour=author.report_hour, frequency=author.report_frequency
+            )
+        User.objects.bulk_update(starting, ["next_report_at"])
 
 
 # --- Views ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from quick_publisher.signals import user_verified
 from .models import Post
 from .post_page_cache import invalidate_post_page_cache, invalidate_post_page_cache_of_author
 from .schedules import ensure_periodic_tasks
-from .services import ensure_authors_group, make_author
+from .services import ensure_authors_group, keep_report_schedules, make_author
 
 
 @receiver(post_migrate, dispatch_uid="publisher_setup_after_migrate")
@@ -32,3 +32,10 @@ def invalidate_post_page_cache_when_a_post_changes(sender, using, **kwargs):
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="publisher_author_changed_invalidate_pages")
 def invalidate_post_page_cache_when_an_author_changes(sender, instance, created, update_fields, **kwargs):
     invalidate_post_page_cache_of_author(instance, created=created, update_fields=update_fields)
+
+
+# Saving a post may publish or unpublish it (the admin's form): its author's next report follows. Bulk changes in
+# services keep the schedules themselves.
+@receiver(post_save, sender=Post, dispatch_uid="publisher_post_saved_keep_report_schedule")
+def keep_report_schedule_when_a_post_is_saved(sender, instance, **kwargs):
+    keep_report_schedules([instance.author_id])

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 
 from main.models import User
-from tests.factories import AuthorFactory
+from tests.factories import AuthorFactory, PostFactory
 
 CHOICE = {
     "full_name": "Ann Author",
@@ -19,6 +19,7 @@ CHOICE = {
 @pytest.mark.django_db
 def test_account_page_saves_zone_hour_and_frequency_and_moves_the_next_report(client):
     author = AuthorFactory()
+    PostFactory(author=author)  # an author with a published post has a report coming
     client.force_login(author)
     page = client.get("/account/").content.decode()
     assert '<datalist id="time-zones">' in page and '<option value="Asia/Kathmandu">' in page
@@ -34,6 +35,21 @@ def test_account_page_saves_zone_hour_and_frequency_and_moves_the_next_report(cl
         client.post("/account/", {**CHOICE, "report_frequency": "weekly", "report_hour": "9"})
     author.refresh_from_db()
     assert author.next_report_at == datetime(2026, 12, 7, 3, 15, tzinfo=UTC)  # Monday 09:00 in Kathmandu
+
+
+@pytest.mark.django_db
+def test_an_author_with_nothing_published_has_no_report_coming_until_reports_are_turned_on(client):
+    author = AuthorFactory()
+    client.force_login(author)
+    client.post("/account/", {**CHOICE, "report_hour": "9"})
+    author.refresh_from_db()
+    assert author.report_hour == 9 and author.next_report_at is None
+    client.post("/account/", {**CHOICE, "report_frequency": "off"})
+    with time_machine.travel(datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=False):
+        client.post("/account/", CHOICE)
+    author.refresh_from_db()
+    # Turned on: scheduled; the send finds nothing published, skips it and schedules no more (test_report_hours).
+    assert author.next_report_at == datetime(2026, 11, 30, 1, 15, tzinfo=UTC)
 
 
 @pytest.mark.django_db
@@ -77,7 +93,7 @@ def test_signup_takes_the_zone_the_browser_sent_or_falls_back_to_time_zone(clien
     assert client.post("/signup/", data).status_code == 302
     user = User.objects.get(email="new@example.com")
     assert user.report_time_zone == stored and user.report_hour == 7 and user.report_frequency == "daily"
-    assert user.next_report_at is not None
+    assert user.next_report_at is None  # none is due before the first published post
 
 
 @pytest.mark.django_db
@@ -91,6 +107,7 @@ def test_signup_page_loads_the_time_zone_script_from_static_files(client):
 @pytest.mark.django_db
 def test_the_user_admin_edits_the_choice_and_moves_the_next_report(admin_client):
     author = AuthorFactory(report_time_zone="UTC")
+    PostFactory(author=author)
     url = f"/admin/main/user/{author.pk}/change/"
     from tests.publisher.test_reports import admin_form_data
 

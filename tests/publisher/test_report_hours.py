@@ -250,6 +250,67 @@ def test_finding_the_due_authors_is_one_indexed_query_whatever_their_number():
     )
 
 
+@pytest.mark.django_db
+def test_the_tick_finds_the_due_without_reading_posts():
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    author = AuthorFactory(next_report_at=now - TICK)
+    PostFactory(author=author)
+    with CaptureQueriesContext(connection) as queries:
+        list(reports.take_due_reports(now=now))
+    finding = [q["sql"] for q in queries if '"next_report_at" <=' in q["sql"]]
+    assert finding and all("publisher_post" not in sql for sql in finding)
+
+
+@pytest.mark.django_db
+def test_the_first_published_post_schedules_the_next_report_and_the_last_one_gone_clears_it(admin_client):
+    author = AuthorFactory(report_time_zone="Asia/Kolkata", report_hour=7)
+    draft = PostFactory(author=author, status="draft", published_at=None)
+    author.refresh_from_db()
+    assert author.next_report_at is None
+    with time_machine.travel(datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=False):  # 17:30 in Kolkata
+        services.publish_posts(posts=type(draft).objects.filter(pk=draft.pk), user=author)
+    author.refresh_from_db()
+    assert author.next_report_at == datetime(2026, 12, 1, 1, 30, tzinfo=UTC)  # 07:00 tomorrow there, not at once
+
+    second = PostFactory(author=author)
+    services.unpublish_posts(posts=type(draft).objects.filter(pk=draft.pk))
+    author.refresh_from_db()
+    assert author.next_report_at == datetime(2026, 12, 1, 1, 30, tzinfo=UTC)  # another post is still published
+    services.delete_posts(posts=type(draft).objects.filter(pk=second.pk))
+    author.refresh_from_db()
+    assert author.next_report_at is None
+
+    # Saved through the admin's form, and published on schedule: the same.
+    url = f"/admin/publisher/post/{draft.pk}/change/"
+    from tests.publisher.test_reports import admin_form_data
+
+    data = admin_form_data(admin_client.get(url))
+    data["status"] = "published"
+    assert admin_client.post(url, data).status_code == 302
+    author.refresh_from_db()
+    assert author.next_report_at is not None
+    services.unpublish_posts(posts=type(draft).objects.filter(pk=draft.pk))
+    type(draft).objects.filter(pk=draft.pk).update(status="scheduled", publish_at=datetime(2026, 12, 1, tzinfo=UTC))
+    author.refresh_from_db()
+    assert author.next_report_at is None
+    with time_machine.travel(datetime(2026, 12, 1, 0, 1, tzinfo=UTC), tick=False):
+        assert services.publish_due_posts() == 1
+    author.refresh_from_db()
+    assert author.next_report_at == datetime(2026, 12, 1, 1, 30, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_an_author_due_with_nothing_published_has_the_report_skipped_and_is_due_no_more(tasks_run_in_process):
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    author = AuthorFactory(report_time_zone="UTC", next_report_at=now - TICK)  # turned reports on, never published
+    with time_machine.travel(now, tick=False):
+        tasks.queue_due_reports()
+    delivery = ReportDelivery.objects.get(author=author)
+    assert delivery.status == "skipped" and len(mail.outbox) == 0
+    author.refresh_from_db()
+    assert author.next_report_at is None
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_tick_through_the_real_worker_sends_a_kathmandu_authors_report_at_0115_utc(celery_worker, smtp_server):
     start = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """The migrations to reports at the author's hour keep what was there: opted-out authors are off, the others daily
 and scheduled; existing deliveries are daily ones of their date; the old daily row is covered in test_reports."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from django.db import connection
@@ -34,4 +34,26 @@ def test_receives_reports_becomes_the_frequency_and_deliveries_become_daily_peri
     assert list(Delivery.objects.values_list("author_id", "kind", "period_start", "status")) == [
         (receiving.pk, "daily", date(2026, 11, 29), "sent")
     ]
+    MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_users_with_nothing_published_are_due_no_report_after_the_migration():
+    before = [("main", "0002_report_choice"), ("publisher", "0010_foreign_key_indexes_covered_by_composite")]
+    after = [("main", "0002_report_choice"), ("publisher", "0011_no_report_due_without_a_published_post")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    OldUser, OldPost = old.get_model("main", "User"), old.get_model("publisher", "Post")
+    due = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+    writer = OldUser.objects.create(email="writer@example.com", full_name="W", next_report_at=due)
+    drafter = OldUser.objects.create(email="drafter@example.com", full_name="D", next_report_at=due)
+    reader = OldUser.objects.create(email="reader@example.com", full_name="R", next_report_at=due)
+    OldPost.objects.create(author_id=writer.pk, title="Out", slug="out", content="x", status="published")
+    OldPost.objects.create(author_id=drafter.pk, title="Draft", slug="draft", content="x", status="draft")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    User = executor.loader.project_state(after).apps.get_model("main", "User")
+    assert dict(User.objects.values_list("pk", "next_report_at")) == {writer.pk: due, drafter.pk: None, reader.pk: None}
     MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
