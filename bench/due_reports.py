@@ -10,7 +10,8 @@ offsets, +14 and -11) with hours 0-23 mixed, their next_report_at computed as si
    clock moved; each author must get exactly one daily delivery recorded, at or after their hour, within the tick.
    The sends themselves are bench/reports.py's subject; here the recording and queueing part runs, not SMTP.
 
-Target: the due query <= 50 ms (median and p95 printed); every daily report recorded exactly once.
+Target: the due queries of every tick <= 50 ms (median, p95 and max printed); every daily report recorded
+exactly once.
 Environment: BENCH_DUE_AUTHORS, and common.py's database and Redis.
 """
 
@@ -98,7 +99,7 @@ def main():
             cursor.execute("VACUUM ANALYZE")  # as autovacuum would after such a load
         print(f"{AUTHORS:,} authors over {len(ZONES)} zones (created in {time.monotonic() - started:.0f}s)", flush=True)
         ok_day, day_text, timings, plan = simulate_day(author_ids)
-        ok_query = statistics.median(timings) <= TARGET_MS
+        ok_query = max(timings) <= TARGET_MS  # in every tick, the top of the hour's included
         print(
             f"due query: median {statistics.median(timings):.1f} ms, p95 "
             f"{sorted(timings)[int(len(timings) * 0.95)]:.1f} ms, max {max(timings):.1f} ms over {len(timings)} ticks"
@@ -110,7 +111,7 @@ def main():
         )
         print(f"plan: {plan}")
         print(day_text)
-        common.verdict(ok_query, f"finding the due authors <= {TARGET_MS} ms (median)")
+        common.verdict(ok_query, f"finding the due authors <= {TARGET_MS} ms in every tick")
         common.verdict(ok_day, "a day of 96 ticks records each daily report exactly once, in its tick")
         return 0 if ok_query and ok_day else 1
     finally:
