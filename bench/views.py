@@ -14,7 +14,7 @@ counted in the database (after a final flush) are compared with the requests ser
 (wrk abandons the requests in flight at its deadline, which the server still answers and counts).
 
 Environment: BENCH_ROUNDS (5), BENCH_SECONDS per case and round (10), BENCH_WARMUP_SECONDS (2),
-BENCH_SPREAD_WARMUP_SECONDS ((b3)'s warm-up, 30), BENCH_POSTS
+BENCH_SPREAD_WARMUP_SECONDS ((b3)'s warm-up, 30), BENCH_CASES (all; e.g. "b3" runs (a) and (b3)), BENCH_POSTS
 (10000), BENCH_CONNECTIONS (32), BENCH_WORKERS x BENCH_THREADS (4 x 4), BENCH_POST_PAGE_CACHE=local (each
 process's post page cache alone, without the shared tier: bench/views_settings.py), and common.py's database and
 Redis.
@@ -135,7 +135,8 @@ def create_cases(workdir):
     weights = [1 / rank**ZIPF_S for rank in range(1, len(slugs) + 1)]
     zipf_paths = [f"/{slug}/" for slug in random.Random(13).choices(slugs, weights, k=SAMPLED_PATHS)]
     site_posts, naive_posts = {"author_id": author}, {"author_id": naive_author}
-    return [
+    only = os.environ.get("BENCH_CASES")
+    cases = [
         Case("a", "fixed string, same middleware", "/bench/minimal/", counts_views=False),
         Case("r", "(a) + the page's one Redis call", "/bench/redis-call/", counts_views=False),
         Case("b", "hot post, no cookies", f"/{slugs[0]}/", counted_posts=site_posts),
@@ -158,6 +159,7 @@ def create_cases(workdir):
             counts_views=False,
         ),
     ]
+    return [case for case in cases if not only or case.key in {"a", *only.split(",")}]  # (a), the baseline, always
 
 
 class AccessLog:

@@ -559,3 +559,14 @@ def test_london_at_one_in_the_morning_across_its_clock_changes(start, expected_t
     assert [m.subject for _, m in received] == [
         f"Your posts on {(tick - timedelta(days=1)):%A, %-d %B}" for tick in expected_ticks
     ]
+
+
+def test_the_bars_escape_their_labels():
+    from publisher.emails import picture
+    from publisher.templatetags.report_pictures import bars
+
+    drawn = picture([(date(2026, 11, 29), 3), (date(2026, 11, 30), 0)], weekly=False)
+    drawn["label"] = drawn["bars"][0]["label"] = '<b onload="x">&'
+    html = bars(drawn)
+    assert "<b " not in html and html.count("&lt;b onload=&quot;x&quot;&gt;&amp;") == 3  # table, title, aria
+    assert html.count('<td class="bar"') == 2 and "#d1d9e0" in html  # a day without views is grey

@@ -1,0 +1,36 @@
+from html import escape
+
+from django import template
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+BARS = (
+    '<table class="bars" role="img" aria-label="{label}" cellpadding="0" cellspacing="1" '
+    'style="border-collapse: separate;"><tr>{cells}</tr></table>'
+)
+BAR = (
+    '<td class="bar" title="{label}" aria-label="{label}" data-views="{views:d}" '
+    'style="vertical-align: bottom; height: 48px; width: 8px; padding: 0;">'
+    '<div style="height: {height:d}px; width: 8px; background: {colour}; font-size: 0; line-height: 0;">&nbsp;</div>'
+    "</td>"
+)
+VIEWED, UNVIEWED = "#0969da", "#d1d9e0"
+
+
+@register.simple_tag
+def bars(picture):
+    """A report's picture (publisher.emails.picture) as bars: table cells sized inline, which every mail client
+    shows, each with its day and number as text. Built here rather than in a template loop: a report has a
+    picture per post, and a loop's per-bar nodes and lazy-aware escaping are paid in every email. The labels are
+    escaped with the standard library's html.escape; numbers are formatted as integers."""
+    cells = "".join(
+        BAR.format(
+            label=escape(bar["label"]),
+            views=bar["views"],
+            height=bar["height"],
+            colour=VIEWED if bar["views"] else UNVIEWED,
+        )
+        for bar in picture["bars"]
+    )
+    return mark_safe(BARS.format(label=escape(picture["label"]), cells=cells))  # every label escaped above
