@@ -21,6 +21,7 @@ def set_up_after_migrate(sender, app_config=None, **kwargs):
 @receiver(user_verified, dispatch_uid="publisher_make_verified_user_an_author")
 def make_verified_user_an_author(sender, user, **kwargs):
     make_author(user)
+    keep_report_schedules([user.pk])  # posts published for them before they verified (by a superuser) count now
 
 
 # The post page cache: the post itself (bulk updates in services invalidate it themselves), and its author.

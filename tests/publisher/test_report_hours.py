@@ -300,6 +300,21 @@ def test_the_first_published_post_schedules_the_next_report_and_the_last_one_gon
 
 
 @pytest.mark.django_db
+def test_an_author_verified_after_a_post_was_published_for_them_is_due_reports():
+    from main.services import mark_verified
+    from tests.factories import UserFactory
+
+    user = UserFactory(report_time_zone="UTC")
+    PostFactory(author=user)  # published by a superuser before the address was verified
+    user.refresh_from_db()
+    assert user.next_report_at is None
+    with time_machine.travel(datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=False):
+        mark_verified(users=User.objects.filter(pk=user.pk))
+    user.refresh_from_db()
+    assert user.next_report_at == datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db
 def test_an_author_due_with_nothing_published_has_the_report_skipped_and_is_due_no_more(tasks_run_in_process):
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     author = AuthorFactory(report_time_zone="UTC", next_report_at=now - TICK)  # turned reports on, never published
