@@ -111,6 +111,15 @@ def _maintenance(*statements):
             conn.execute(statement)
 
 
+def vacuum_analyze():
+    """After a bulk load, as autovacuum would do soon after: planner statistics, and a visibility map that lets
+    index-only scans skip the table."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+
+
 def flush_redis():
     import redis
 

@@ -82,6 +82,7 @@ def main():
             started = time.monotonic()
             new_authors = common.create_authors(size - authors, first_number=authors)
             common.create_daily_views(common.create_posts(new_authors, POSTS_EACH), report_date)
+            common.vacuum_analyze()
             authors = size
             print(
                 f"{size:,} authors, {size * POSTS_EACH:,} posts, views on {report_date} "

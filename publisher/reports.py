@@ -44,11 +44,7 @@ def period_label(kind, period_start):
 
 def eligible_authors():
     published = Post.objects.filter(author=OuterRef("pk"), status=Post.Status.PUBLISHED)
-    return (
-        User.objects.filter(is_active=True, is_verified=True)
-        .exclude(report_frequency=report_times.OFF)
-        .filter(Exists(published))
-    )
+    return services.report_receivers().filter(Exists(published))
 
 
 def eligible_author_id_chunks(*, author_ids=None, size=None, frequency=None):
@@ -98,9 +94,7 @@ def due_authors(now):
     """On the next_report_at index: a range scan of the due, whatever the number of authors. next_report_at is
     set only while an author has a published post (services.keep_report_schedules), so no post is read here; the
     send checks eligibility again."""
-    return User.objects.filter(is_active=True, is_verified=True, next_report_at__lte=now).exclude(
-        report_frequency=report_times.OFF
-    )
+    return services.report_receivers().filter(next_report_at__lte=now)
 
 
 @dataclass

@@ -146,12 +146,13 @@ def unschedule_posts(*, posts):
 
 
 def unpublish_posts(*, posts):
-    published = posts.filter(status=Post.Status.PUBLISHED)
     with transaction.atomic():
         transaction.on_commit(invalidate_post_page_cache)  # update() sends no post_save
-        author_ids = set(published.values_list("author_id", flat=True))
-        unpublished = published.update(status=Post.Status.DRAFT, updated_at=timezone.now())
-        keep_report_schedules(author_ids)
+        published = dict(posts.filter(status=Post.Status.PUBLISHED).values_list("pk", "author_id"))
+        unpublished = Post.objects.filter(pk__in=published, status=Post.Status.PUBLISHED).update(
+            status=Post.Status.DRAFT, updated_at=timezone.now()
+        )
+        keep_report_schedules(set(published.values()))
         return unpublished
 
 
@@ -167,6 +168,12 @@ def delete_posts(*, posts):
         return deleted
 
 
+def report_receivers():
+    """Users who receive reports when they have a published post: active, verified, reports not turned off."""
+    User = get_user_model()
+    return User.objects.filter(is_active=True, is_verified=True).exclude(report_frequency=report_times.OFF)
+
+
 def keep_report_schedules(author_ids, *, now=None):
     """An author is due reports (their next_report_at is set) while they have a published post, so that the tick
     finds the due on the users' index without reading posts. Called in each transaction that publishes,
@@ -179,12 +186,11 @@ def keep_report_schedules(author_ids, *, now=None):
         locked = list(
             User.objects.select_for_update().filter(pk__in=author_ids).order_by("pk").values_list("pk", flat=True)
         )
-        authors = User.objects.filter(pk__in=locked)
         published = Exists(Post.objects.filter(author=OuterRef("pk"), status=Post.Status.PUBLISHED))
-        authors.filter(next_report_at__isnull=False).exclude(published).update(next_report_at=None)
+        User.objects.filter(pk__in=locked, next_report_at__isnull=False).exclude(published).update(next_report_at=None)
         starting = list(
-            authors.filter(published, next_report_at__isnull=True, is_active=True, is_verified=True)
-            .exclude(report_frequency=report_times.OFF)
+            report_receivers()
+            .filter(published, pk__in=locked, next_report_at__isnull=True)
             .only("report_time_zone", "report_hour", "report_frequency")
         )
         for author in starting:
