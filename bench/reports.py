@@ -10,6 +10,9 @@ emails/s against that bound (target >= 0.8), peak memory of the worker's process
 per email (the worker's processes), and duplicates (an author mailed twice, by recipient and Message-ID).
 When all the emails would take longer than BENCH_REPORT_WINDOW seconds, the rate is measured over that window
 after the first email, and the run is stopped there.
+The ceiling: before each run, as many processes as the pool has connections send a ready-made report (rendered
+once) over one smtplib connection each, for CEILING_SECONDS, doing nothing else: what the sink and this machine
+allow a sender that spends no time between messages; the run is also printed against it.
 Statements per chunk: publisher.reports.send_reports_to_authors called here once, for one chunk of
 REPORT_CHUNK_SIZE authors, under CaptureQueriesContext (a worker cannot be counted from outside).
 
@@ -18,8 +21,10 @@ Environment: BENCH_REPORT_AUTHORS (10000,100000), BENCH_REPORT_POOLS (prefork:4,
 """
 
 import asyncio
+import multiprocessing
 import os
 import re
+import smtplib
 import sys
 import threading
 import time
@@ -38,6 +43,7 @@ POOLS = [
     )
 ]
 WINDOW = int(os.environ.get("BENCH_REPORT_WINDOW", 75))
+CEILING_SECONDS = 15
 POSTS_EACH = 10
 SMTP_SECONDS = 0.02
 TARGET_RATIO, MEMORY_LIMIT_MB = 0.8, 250
@@ -90,8 +96,10 @@ def main():
                 flush=True,
             )
             print(f"  statements for one chunk: {statements_per_chunk(sink, report_date)}", flush=True)
+            message = ready_made_report(report_date)
             for pool, concurrency in POOLS:
-                results.append(run_report(sink, env, workdir, pool, concurrency, size))
+                ceiling = smtp_ceiling(sink, message, concurrency)
+                results.append({**run_report(sink, env, workdir, pool, concurrency, size), "ceiling": ceiling})
         return report(results)
     finally:
         sink.controller.stop()
@@ -112,6 +120,43 @@ def statements_per_chunk(sink, report_date):
     ReportDelivery.objects.all().delete()  # so that the report runs mail these authors too
     sink.reset()
     return f"{len(statements)} for {len(chunk)} authors, {sent} emails ({len(statements) - sent} besides one per email)"
+
+
+def ready_made_report(report_date):
+    """One author's report as the bytes an SMTP client sends."""
+    from publisher.emails import view_count_report_email
+    from publisher.reports import build_reports, eligible_author_id_chunks
+
+    [report] = build_reports(author_ids=next(eligible_author_id_chunks())[:1], period_start=report_date)
+    email = view_count_report_email(report)
+    return email.from_email, email.to, email.message().as_bytes(linesep="\r\n")
+
+
+def smtp_ceiling(sink, message, connections):
+    """Emails/s of `connections` processes sending the ready-made report back to back over one connection each."""
+    sink.reset()
+    context = multiprocessing.get_context("spawn")
+    senders = [
+        context.Process(target=send_back_to_back, args=(sink.port, message, CEILING_SECONDS))
+        for _ in range(connections)
+    ]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    arrivals = sorted(sink.arrivals)
+    sink.reset()
+    rate = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+    print(f"  ceiling, {connections} connections sending a ready-made report: {rate:,.0f}/s", flush=True)
+    return rate
+
+
+def send_back_to_back(port, message, seconds):
+    from_email, to, content = message
+    with smtplib.SMTP("127.0.0.1", port) as client:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            client.sendmail(from_email, to, content)
 
 
 def run_report(sink, env, workdir, pool, concurrency, authors):
@@ -189,18 +234,20 @@ class PeakMemory:
 def report(results):
     print(
         f"\n{'authors':>8}  {'pool':<12}{'emails':>8}{'seconds':>9}{'emails/s':>10}{'bound/s':>9}{'x bound':>9}"
-        f"{'CPU ms/email':>14}{'peak PSS MB':>13}{'dups':>6}"
+        f"{'ceiling/s':>11}{'x ceiling':>11}{'CPU ms/email':>14}{'peak PSS MB':>13}{'dups':>6}"
     )
     for r in results:
         window = "" if r["complete"] else f"  (not all: stopped {r['seconds']:.0f}s after the first email)"
         print(
             f"{r['authors']:>8,}  {r['pool']:<12}{r['emails']:>8,}{r['seconds']:>9.1f}{r['rate']:>10,.0f}"
-            f"{r['bound']:>9,.0f}{r['rate'] / r['bound']:>9.2f}{r['cpu_ms']:>14.2f}{r['pss_mb']:>13.0f}"
+            f"{r['bound']:>9,.0f}{r['rate'] / r['bound']:>9.2f}{r['ceiling']:>11,.0f}{r['rate'] / r['ceiling']:>11.2f}"
+            f"{r['cpu_ms']:>14.2f}{r['pss_mb']:>13.0f}"
             f"{r['duplicates']:>6}{window}"
         )
     print(
         f"bound: the pool's concurrent SMTP connections / {SMTP_SECONDS * 1000:.0f} ms per message (reachable only "
-        "while at least as many chunk tasks are left as the pool has processes or threads);\nemails/s: the emails "
+        "while at least as many chunk tasks are left as the pool has processes or threads);\nceiling: as many "
+        "processes sending a ready-made report back to back, nothing else;\nemails/s: the emails "
         "after the first over the seconds from the first to the last; CPU: the worker's processes, user + system\n"
     )
     ok = []

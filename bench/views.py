@@ -7,6 +7,8 @@ weighs on every case alike:
   (b)  one hot published post, no cookies;
   (b2) the same post for a signed-in reader (a real session cookie, and the CSRF cookie a browser keeps);
   (b3) no cookies, readers spread over BENCH_POSTS posts by Zipf(s=1.1);
+  (a3) (a) requested as (b3) is, through wrk's Lua path cycle (a script's request() per request costs wrk
+       CPU on the server's cores), for comparison: (b3)'s ceiling;
   (r)  (a) plus the post page's one Redis call, for comparison: the floor of any page counting views in Redis;
   (c)  the tutorial's naive counter (`post.view_count += 1; post.save()`), not a target.
 flush_view_counts runs every second during the load, as beat runs it every minute. After each run the views
@@ -133,11 +135,18 @@ def create_cases(workdir):
 
     # Rank k is read with weight 1/k^s; wrk cycles through a fixed sample, so every run replays the same mix.
     weights = [1 / rank**ZIPF_S for rank in range(1, len(slugs) + 1)]
-    zipf_paths = [f"/{slug}/" for slug in random.Random(13).choices(slugs, weights, k=SAMPLED_PATHS)]
+    zipf_slugs = random.Random(13).choices(slugs, weights, k=SAMPLED_PATHS)
     site_posts, naive_posts = {"author_id": author}, {"author_id": naive_author}
     only = os.environ.get("BENCH_CASES")
     cases = [
         Case("a", "fixed string, same middleware", "/bench/minimal/", counts_views=False),
+        Case(
+            "a3",
+            "(a), requested as (b3) requests",
+            "/",
+            lua_script=common.wrk_path_cycle([f"/bench/minimal/?{slug}" for slug in zipf_slugs], workdir / "a3.lua"),
+            counts_views=False,
+        ),
         Case("r", "(a) + the page's one Redis call", "/bench/redis-call/", counts_views=False),
         Case("b", "hot post, no cookies", f"/{slugs[0]}/", counted_posts=site_posts),
         Case(
@@ -147,7 +156,7 @@ def create_cases(workdir):
             "b3",
             f"Zipf({ZIPF_S}) over {len(slugs):,} posts",
             "/",
-            lua_script=common.wrk_path_cycle(zipf_paths, workdir / "zipf.lua"),
+            lua_script=common.wrk_path_cycle([f"/{slug}/" for slug in zipf_slugs], workdir / "zipf.lua"),
             counted_posts=site_posts,
             warmup_seconds=SPREAD_WARMUP_SECONDS,
         ),

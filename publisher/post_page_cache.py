@@ -7,11 +7,12 @@ by the others: with readers spread over many posts, a process meets many pages i
   count, so that serving it is a join of three strings.
 - For a signed-in reader: the post and its author, so that only the layout around it is rendered.
 
-Keys are versioned with ``post-pages:version`` in Redis (publisher.view_buffer). Whatever changes what post pages
-show renews it once committed (a post saved, deleted, published or unpublished; its author's name or address
-changed), and the call that counts a view checks it, so no process serves a page of an older version. The view
-count is never cached: it comes from Redis with the view. Entries also expire (the cache's TIMEOUT), so that an
-invalidation lost to a Redis outage keeps no page stale for long.
+Each page has a version in Redis (publisher.view_buffer): the site's, renewed when an author's name or address
+changes, and the page's own, renewed when its post is saved, deleted, published or unpublished, once committed.
+Keys are versioned with the site's; each entry holds the page version it was rendered under, and the call that
+counts a view checks it, so no process serves a page of an older version, and an edit makes only its own page be
+rendered again. The view count is never cached: it comes from Redis with the view. Entries also expire (the cache's
+TIMEOUT), so that an invalidation lost to a Redis outage keeps no page stale for long.
 """
 
 import logging
@@ -70,12 +71,18 @@ def is_anonymous_reader(request):
     return settings.SESSION_COOKIE_NAME not in request.COOKIES and CookieStorage.cookie_name not in request.COOKIES
 
 
+def site_version(page_version):
+    """The site's part of a page's version ("<site>:<page>"): the version of the cache keys."""
+    return int(page_version.partition(":")[0])
+
+
 @dataclass(frozen=True)
 class CachedPage:
     post_id: int
     before_count: bytes
     after_count: bytes
     author_time_zone: str  # views are counted on the author's day, with no query for the author
+    version: str  # the page's, when it was rendered
 
     def response(self, views):
         response = HttpResponse(self.before_count + view_count_text(views).encode() + self.after_count)
@@ -88,28 +95,31 @@ def saw_version(version):
     known_version = version
 
 
+@dataclass(frozen=True)
+class CachedPost:
+    post: Post  # with its author
+    version: str  # the page's, when it was read
+
+
+# The keys name what their entries hold; entries of an earlier form, which a deploy may find in the shared cache,
+# were under other names.
 def cached_page(slug):
-    """The whole page for an anonymous reader, and the version it is cached under; (None, None) if not cached."""
-    version = known_version
-    if version is None:
-        return None, None
-    return cached(f"page:{slug}", version), version
+    """The whole page for an anonymous reader (a CachedPage), or None if not cached."""
+    return None if known_version is None else cached(f"anonymous-page:{slug}", known_version)
 
 
 def cached_post(slug):
-    """The post shown to signed-in readers, and the version it is cached under; (None, None) if not cached."""
-    version = known_version
-    if version is None:
-        return None, None
-    return cached(f"post:{slug}", version), version
+    """The post shown to signed-in readers (a CachedPost), or None if not cached."""
+    return None if known_version is None else cached(f"signed-in-post:{slug}", known_version)
 
 
 def cache_post(slug, post, *, version):
-    cache(f"post:{slug}", post, version)
+    cache(f"signed-in-post:{slug}", CachedPost(post, version), site_version(version))
 
 
 def cache_page(slug, *, post_id, author_time_zone, response, views, version):
-    """Cache a page just rendered for an anonymous reader with `views`, split around its count."""
+    """Cache a page just rendered for an anonymous reader with `views`, split around its count, under the page's
+    version read before its post was."""
     if response.status_code != 200 or response.streaming:
         return
     count = VIEW_COUNT_OPENING + view_count_text(views).encode() + VIEW_COUNT_CLOSING
@@ -117,17 +127,29 @@ def cache_page(slug, *, post_id, author_time_zone, response, views, version):
         logger.warning("Post page %s has no single view count to update: not caching it", slug)
         return
     before, after = response.content.split(count)
-    page = CachedPage(post_id, before + VIEW_COUNT_OPENING, VIEW_COUNT_CLOSING + after, author_time_zone)
-    cache(f"page:{slug}", page, version)
+    page = CachedPage(post_id, before + VIEW_COUNT_OPENING, VIEW_COUNT_CLOSING + after, author_time_zone, version)
+    cache(f"anonymous-page:{slug}", page, site_version(version))
 
 
 def invalidate_post_page_cache():
-    """After a commit that changes what post pages show: every process reads its pages again."""
+    """After a commit that changes what every post page may show: every process reads its pages again."""
     try:
         view_buffer.renew_pages_version()
     except redis.RedisError:
-        timeout = settings.CACHES["post_pages"]["TIMEOUT"]
-        logger.warning("Redis unavailable: cached post pages may be stale for up to %s seconds", timeout)
+        logger.warning("Redis unavailable: cached post pages may be stale for up to %s seconds", cache_timeout())
+
+
+def invalidate_post_pages(slugs):
+    """After a commit that changes these posts (or a post that was at one of these slugs): their pages are read
+    again, the others stay cached."""
+    try:
+        view_buffer.renew_page_versions(slugs, kept=2 * cache_timeout())
+    except redis.RedisError:
+        logger.warning("Redis unavailable: post pages %s may be stale for up to %s seconds", slugs, cache_timeout())
+
+
+def cache_timeout():
+    return max(settings.CACHES[name].get("TIMEOUT", 300) for name in ("post_pages", "shared_post_pages"))
 
 
 def invalidate_post_page_cache_of_author(user, *, created, update_fields):

@@ -1,5 +1,6 @@
 """Publishing use cases: authors, slugs, publishing, and counting views."""
 
+import functools
 import logging
 from collections import defaultdict
 from datetime import timedelta
@@ -18,7 +19,7 @@ from quick_publisher import report_times
 
 from . import view_buffer
 from .models import DailyPostViews, FlushedPostViews, Post, ViewFlush
-from .post_page_cache import invalidate_post_page_cache
+from .post_page_cache import invalidate_post_pages
 
 logger = logging.getLogger(__name__)
 
@@ -114,10 +115,10 @@ def publish_posts(*, posts, user):
     now = timezone.now()
     with transaction.atomic():
         publishable.filter(published_at__isnull=True).update(published_at=now)
-        transaction.on_commit(invalidate_post_page_cache)  # update() sends no post_save
-        author_ids = set(publishable.values_list("author_id", flat=True))
+        picked = list(publishable.values_list("author_id", "slug"))
         published = publishable.update(status=Post.Status.PUBLISHED, updated_at=now)
-        keep_report_schedules(author_ids)
+        keep_report_schedules({author_id for author_id, _ in picked})
+        invalidate_pages_on_commit([slug for _, slug in picked])  # update() sends no post_save
         return published, drafts.filter(author__is_verified=False).count()
 
 
@@ -129,13 +130,13 @@ def publish_due_posts(*, now=None):
     with transaction.atomic():
         # Locked and skipped when locked, so that two runs at once publish each post once; the status moves
         # in an UPDATE that checks it again.
-        picked = list(due.select_for_update(skip_locked=True).values_list("pk", "author_id"))
-        published = Post.objects.filter(pk__in=[pk for pk, _ in picked], status=Post.Status.SCHEDULED).update(
+        picked = list(due.select_for_update(skip_locked=True).values_list("pk", "author_id", "slug"))
+        published = Post.objects.filter(pk__in=[pk for pk, _, _ in picked], status=Post.Status.SCHEDULED).update(
             status=Post.Status.PUBLISHED, published_at=Coalesce(F("published_at"), F("publish_at")), updated_at=now
         )
         if published:
-            keep_report_schedules({author_id for _, author_id in picked}, now=now)
-            transaction.on_commit(invalidate_post_page_cache)  # update() sends no post_save
+            keep_report_schedules({author_id for _, author_id, _ in picked}, now=now)
+            invalidate_pages_on_commit([slug for _, _, slug in picked])  # update() sends no post_save
     return published
 
 
@@ -147,12 +148,12 @@ def unschedule_posts(*, posts):
 
 def unpublish_posts(*, posts):
     with transaction.atomic():
-        transaction.on_commit(invalidate_post_page_cache)  # update() sends no post_save
-        published = dict(posts.filter(status=Post.Status.PUBLISHED).values_list("pk", "author_id"))
-        unpublished = Post.objects.filter(pk__in=published, status=Post.Status.PUBLISHED).update(
+        published = list(posts.filter(status=Post.Status.PUBLISHED).values_list("pk", "author_id", "slug"))
+        unpublished = Post.objects.filter(pk__in=[pk for pk, _, _ in published], status=Post.Status.PUBLISHED).update(
             status=Post.Status.DRAFT, updated_at=timezone.now()
         )
-        keep_report_schedules(set(published.values()))
+        keep_report_schedules({author_id for _, author_id, _ in published})
+        invalidate_pages_on_commit([slug for _, _, slug in published])  # update() sends no post_save
         return unpublished
 
 
@@ -172,6 +173,11 @@ def report_receivers():
     """Users who receive reports when they have a published post: active, verified, reports not turned off."""
     User = get_user_model()
     return User.objects.filter(is_active=True, is_verified=True).exclude(report_frequency=report_times.OFF)
+
+
+def invalidate_pages_on_commit(slugs, *, using=None):
+    """Once the transaction commits, the pages at these slugs are read again (and only those)."""
+    transaction.on_commit(functools.partial(invalidate_post_pages, slugs), using=using)
 
 
 def keep_report_schedules(author_ids, *, now=None):

@@ -1,14 +1,13 @@
 from django.conf import settings
-from django.db import transaction
-from django.db.models.signals import post_delete, post_migrate, post_save
+from django.db.models.signals import post_delete, post_migrate, post_save, pre_save
 from django.dispatch import receiver
 
 from quick_publisher.signals import user_verified
 
 from .models import Post
-from .post_page_cache import invalidate_post_page_cache, invalidate_post_page_cache_of_author
+from .post_page_cache import invalidate_post_page_cache_of_author
 from .schedules import ensure_periodic_tasks
-from .services import ensure_authors_group, keep_report_schedules, make_author
+from .services import ensure_authors_group, invalidate_pages_on_commit, keep_report_schedules, make_author
 
 
 @receiver(post_migrate, dispatch_uid="publisher_setup_after_migrate")
@@ -24,10 +23,17 @@ def make_verified_user_an_author(sender, user, **kwargs):
     keep_report_schedules([user.pk])  # posts published for them before they verified (by a superuser) count now
 
 
-# The post page cache: the post itself (bulk updates in services invalidate it themselves), and its author.
-@receiver([post_save, post_delete], sender=Post, dispatch_uid="publisher_post_changed_invalidate_pages")
-def invalidate_post_page_cache_when_a_post_changes(sender, using, **kwargs):
-    transaction.on_commit(invalidate_post_page_cache, using=using)
+# The post page cache: the post's own page (bulk updates in services invalidate theirs themselves), and every page
+# when an author changes. Before a save, so that the slug the post had is read again too (it is a 404 now).
+@receiver(pre_save, sender=Post, dispatch_uid="publisher_post_saved_invalidate_page")
+def invalidate_page_when_a_post_is_saved(sender, instance, using, **kwargs):
+    stored = Post.objects.using(using).filter(pk=instance.pk).values_list("slug", flat=True) if instance.pk else []
+    invalidate_pages_on_commit({slug for slug in (instance.slug, *stored) if slug}, using=using)
+
+
+@receiver(post_delete, sender=Post, dispatch_uid="publisher_post_deleted_invalidate_page")
+def invalidate_page_when_a_post_is_deleted(sender, instance, using, **kwargs):
+    invalidate_pages_on_commit([instance.slug], using=using)
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="publisher_author_changed_invalidate_pages")

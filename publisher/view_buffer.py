@@ -15,8 +15,11 @@ of (the day's salt, the client's address, its user agent). The salt, ``views:rea
 only in Redis and only for a few days; neither it nor any address or agent reaches the database, which keeps only
 the estimate (a flush stores it with the day's views).
 
-``post-pages:version`` is the version of the post page cache's keys (publisher.post_page_cache); the call that
-counts a view checks it in the same step, so that a page cached under an older version is never counted or shown.
+``post-pages:version`` is the version of the post page cache's keys (publisher.post_page_cache), renewed when
+something every page may show changes (an author's name); ``post-pages:version:<slug>`` is one page's own, renewed
+when its post changes, so that an edit makes only its own page be rendered again. A page's version is the two
+together, ``<site>:<page>``; the call that counts a view checks it in the same step, so that a page cached under an
+older version is never counted or shown.
 """
 
 import functools
@@ -34,6 +37,7 @@ FLUSHING = "views:flushing"
 IN_DATABASE = "views:in-database"
 BATCH_FIELD = "__batch__"
 PAGES_VERSION = "post-pages:version"
+PAGE_VERSION = "post-pages:version"  # :<slug>
 READERS = "views:readers"
 READERS_SALT = "views:readers-salt"
 READERS_KEPT = 9 * 24 * 3600  # seconds: a week of days, for weekly readers, and the days a flush may be late
@@ -75,10 +79,11 @@ return counts
 READERS_PER_CALL = 5000
 
 # Count one view of a post (unless ARGV[3], the day, is empty) and its reader (ARGV[4], unless empty; ARGV[5] is the
-# day's salt should there be none yet) and read its views, in one step. ARGV[1] is the page
-# cache version the caller's page was cached under: if it is no longer the current one, nothing is counted. The
-# version starts from the clock when Redis has none (as after a restart), so it never repeats an older one.
-# Returns {current version, 1 if the version matched, unflushed views, views in the database or nil}.
+# day's salt should there be none yet) and read its views, in one step. ARGV[1] is the version the caller's page
+# was cached under (the site's and KEYS[7]'s, its page's): if it is no longer the current one, nothing is counted.
+# The site's version starts from the clock when Redis has none (as after a restart), so it never repeats an older
+# one, nor does a page's version with it.
+# Returns {site's version, 1 if the version matched, unflushed views, views in the database or nil, page's version}.
 COUNT_VIEW = """
 local version = redis.call('GET', KEYS[4])
 if not version then
@@ -86,8 +91,9 @@ if not version then
   version = now[1] .. string.format('%06d', now[2])
   redis.call('SET', KEYS[4], version)
 end
-if ARGV[1] ~= '' and ARGV[1] ~= version then
-  return {version, 0, 0, false}
+local page_version = version .. ':' .. (redis.call('GET', KEYS[7]) or '0')
+if ARGV[1] ~= '' and ARGV[1] ~= page_version then
+  return {version, 0, 0, false, page_version}
 end
 local pending
 if ARGV[3] ~= '' then
@@ -102,7 +108,7 @@ else
   pending = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0')
 end
 local unflushed = pending + tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
-return {version, 1, unflushed, redis.call('HGET', KEYS[3], ARGV[2])}
+return {version, 1, unflushed, redis.call('HGET', KEYS[3], ARGV[2]), page_version}
 """
 
 
@@ -124,18 +130,23 @@ def registered_script(redis_client, source):
 
 @dataclass(frozen=True)
 class PostViews:
-    pages_version: int | None  # the post page cache's current version
+    pages_version: int | None  # the post page cache's current version, the site's
     current: bool  # False: the page was cached under an older version, and nothing was counted
     unflushed: int = 0  # views not in the database yet
     in_database: int | None = None  # as the last flush left them; None if no flush has since Redis started
+    page_version: str | None = None  # the page's current version ("<site>:<page>")
 
 
-def count_view(post_id, day, *, counted=True, reader=None, cached_under=None):
+def page_version_key(slug):
+    return f"{PAGE_VERSION}:{slug}"
+
+
+def count_view(post_id, day, *, counted=True, reader=None, slug="", cached_under=None):
     """Count a view of the post on `day` (if `counted`), by `reader` (a string naming the client, if given), and
-    read its views, in one round trip. With `cached_under`, a page cache version: only if that version is still
-    the current one."""
+    read its views, in one round trip. With `cached_under`, the version a page at `slug` was cached under: only if
+    that version is still the current one."""
     day_text = day.isoformat()
-    version, current, unflushed, in_database = run_script(
+    version, current, unflushed, in_database, page_version = run_script(
         COUNT_VIEW,
         keys=[
             PENDING,
@@ -144,6 +155,7 @@ def count_view(post_id, day, *, counted=True, reader=None, cached_under=None):
             PAGES_VERSION,
             f"{READERS}:{post_id}:{day_text}",
             f"{READERS_SALT}:{day_text}",
+            page_version_key(slug),
         ],
         args=[
             "" if cached_under is None else cached_under,
@@ -160,6 +172,7 @@ def count_view(post_id, day, *, counted=True, reader=None, cached_under=None):
         current=bool(current),
         unflushed=unflushed,
         in_database=None if in_database is None else int(in_database),
+        page_version=page_version.decode(),
     )
 
 
@@ -210,16 +223,27 @@ def unflushed_views(post_id):
     return sum(int(value or 0) for value in pipe.execute())
 
 
-def pages_version():
-    """The post page cache's current version (started, as COUNT_VIEW does, if Redis has none)."""
-    version = client().get(PAGES_VERSION)
-    if version is None:
-        return count_view(0, date.min, counted=False).pages_version
-    return int(version)
+def page_version(slug):
+    """The current version of the page at `slug`, the site's and its own (started, as COUNT_VIEW does, if Redis has
+    none)."""
+    site, page = client().mget([PAGES_VERSION, page_version_key(slug)])
+    if site is None:
+        return count_view(0, date.min, counted=False, slug=slug).page_version
+    return f"{site.decode()}:{(page or b'0').decode()}"
 
 
 def renew_pages_version():
     client().incr(PAGES_VERSION)
+
+
+def renew_page_versions(slugs, *, kept):
+    """Renew the versions of the pages at these slugs. A page's version is kept `kept` seconds after its last
+    renewal, longer than a page is cached: when it is gone, no page cached under an older one is left to match."""
+    pipe = client().pipeline(transaction=False)
+    for slug in slugs:
+        pipe.incr(page_version_key(slug))
+        pipe.expire(page_version_key(slug), kept)
+    pipe.execute()
 
 
 def take_batch():

@@ -26,7 +26,7 @@ class HomeView(ListView):
 @require_safe
 def post_detail(request, slug):
     """A published post's page; a GET from a person counts as a view, on the author's day. Served from the post page
-    cache when it holds the page under the current version (one Redis round trip, no database query), else rendered
+    cache when it holds the page at its current version (one Redis round trip, no database query), else rendered
     and cached. When Redis is unavailable the view is counted in the database, with one attempt at Redis per
     request."""
     try:
@@ -57,29 +57,30 @@ def counts_as_view(request, *, author_id):
 
 def cached_post_page(request, slug):
     anonymous = post_page_cache.is_anonymous_reader(request)
-    cached, version = (post_page_cache.cached_page if anonymous else post_page_cache.cached_post)(slug)
+    cached = (post_page_cache.cached_page if anonymous else post_page_cache.cached_post)(slug)
     if cached is None:
         return None
     if anonymous:
         post_id, author_id, time_zone = cached.post_id, None, cached.author_time_zone
     else:
-        post_id, author_id, time_zone = cached.pk, cached.author_id, cached.author.report_time_zone
+        post_id, author_id, time_zone = cached.post.pk, cached.post.author_id, cached.post.author.report_time_zone
     post_views = view_buffer.count_view(
         post_id,
         services.authors_today(time_zone),
         counted=counts_as_view(request, author_id=author_id),
         reader=reader_of(request),
-        cached_under=version,
+        slug=slug,
+        cached_under=cached.version,
     )
     post_page_cache.saw_version(post_views.pages_version)
     if not post_views.current:
         return None
     views = services.views_shown(post_views, post_id=post_id)
-    return cached.response(views) if anonymous else render_post_page(request, cached, views)
+    return cached.response(views) if anonymous else render_post_page(request, cached.post, views)
 
 
 def rendered_post_page(request, slug):
-    version = view_buffer.pages_version()  # read before the post: what is cached under it is at least as new
+    version = view_buffer.page_version(slug)  # read before the post: what is cached under it is at least as new
     post = published_post_or_404(slug)
     time_zone = post.author.report_time_zone
     post_views = view_buffer.count_view(
@@ -87,11 +88,12 @@ def rendered_post_page(request, slug):
         services.authors_today(time_zone),
         counted=counts_as_view(request, author_id=post.author_id),
         reader=reader_of(request),
+        slug=slug,
     )
     post_page_cache.saw_version(post_views.pages_version)
     views = services.views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
     response = render_post_page(request, post, views)
-    if post_views.pages_version == version:  # nothing that post pages show changed while this one was read
+    if post_views.page_version == version:  # nothing that this page shows changed while it was read
         if post_page_cache.is_anonymous_reader(request):
             post_page_cache.cache_page(
                 slug, post_id=post.pk, author_time_zone=time_zone, response=response, views=views, version=version

@@ -59,7 +59,7 @@ def test_with_redis_down_the_view_is_counted_in_the_database_on_the_authors_day(
         raise redis.ConnectionError("down")
 
     monkeypatch.setattr(view_buffer, "count_view", redis_down)
-    monkeypatch.setattr(view_buffer, "pages_version", redis_down)
+    monkeypatch.setattr(view_buffer, "page_version", redis_down)
     with time_machine.travel(datetime(2026, 11, 30, 10, 30, tzinfo=UTC), tick=False):  # 00:30 on 1 Dec there
         read_as(Client(), post)
         services.record_view(post)

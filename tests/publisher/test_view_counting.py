@@ -3,6 +3,7 @@
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -255,16 +256,62 @@ def test_cached_pages_follow_every_change_to_what_they_show(client, django_captu
 @pytest.mark.django_db(transaction=True)
 def test_only_changes_that_show_on_post_pages_invalidate_the_post_page_cache(client):
     """Sign-ups and logins save users too, and must not wait on Redis for pages they do not change."""
-    author = PostFactory().author
-    version = view_buffer.pages_version()
+    post = PostFactory()
+    version = view_buffer.page_version(post.slug)
     reader = UserFactory()
     client.force_login(reader)  # saves last_login
     reader.full_name = "A reader with no posts"
     reader.save()
-    assert view_buffer.pages_version() == version
-    author.full_name = "Renamed author"
-    author.save()
-    assert view_buffer.pages_version() != version
+    assert view_buffer.page_version(post.slug) == version
+    post.author.full_name = "Renamed author"
+    post.author.save()
+    assert view_buffer.page_version(post.slug) != version
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_a_change_to_one_post_leaves_the_other_pages_cached(
+    client, django_capture_on_commit_callbacks, django_assert_num_queries, signed_in
+):
+    edited, other, drafted = PostFactory(), PostFactory(), PostFactory()
+    PostFactory(status=Post.Status.SCHEDULED, publish_at=timezone.now() - timedelta(minutes=1))
+    if signed_in:
+        client.force_login(UserFactory())
+    view(client, edited)
+    view(client, other)
+    with django_capture_on_commit_callbacks(execute=True):
+        edited.title = "Edited"
+        services.save_post(edited)
+        services.unpublish_posts(posts=Post.objects.filter(pk=drafted.pk))
+        services.publish_due_posts()
+    with django_assert_num_queries(1 if signed_in else 0):  # a signed-in reader's own user, nothing for the page
+        assert view(client, other).status_code == 200
+    assert "Edited" in view(client, edited).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_a_cached_page_is_gone_from_the_address_its_post_moved_from(
+    client, django_capture_on_commit_callbacks, signed_in
+):
+    post = PostFactory(slug="first-address")
+    if signed_in:
+        client.force_login(UserFactory())
+    assert view(client, post).status_code == 200  # cached at /first-address/
+    post.slug = "second-address"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.save_post(post)
+    assert client.get("/first-address/").status_code == 404
+    assert view(client, post).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_page_version_outlives_every_page_cached_under_an_older_one():
+    """A page's version expires when no page can still be cached under an older one, and not before."""
+    post = PostFactory()
+    post_page_cache.invalidate_post_pages([post.slug])
+    ttl = view_buffer.client().ttl(view_buffer.page_version_key(post.slug))
+    assert post_page_cache.cache_timeout() < ttl <= 2 * post_page_cache.cache_timeout()
 
 
 @pytest.mark.django_db
