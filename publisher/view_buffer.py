@@ -37,7 +37,6 @@ FLUSHING = "views:flushing"
 IN_DATABASE = "views:in-database"
 BATCH_FIELD = "__batch__"
 PAGES_VERSION = "post-pages:version"
-PAGE_VERSION = "post-pages:version"  # :<slug>
 READERS = "views:readers"
 READERS_SALT = "views:readers-salt"
 READERS_KEPT = 9 * 24 * 3600  # seconds: a week of days, for weekly readers, and the days a flush may be late
@@ -138,7 +137,7 @@ class PostViews:
 
 
 def page_version_key(slug):
-    return f"{PAGE_VERSION}:{slug}"
+    return f"{PAGES_VERSION}:{slug}"
 
 
 def count_view(post_id, day, *, counted=True, reader=None, slug="", cached_under=None):
