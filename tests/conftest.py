@@ -251,7 +251,7 @@ def html_body(message):
 def _point_celery_at(url):
     celery_app.conf.broker_url = url
     celery_app.close()  # drop pooled connections to the old broker
-    celery_app.amqp._producer_pool = None
+    del celery_app.amqp  # and its producers (a cached property): the next publish makes them for the new broker
 
 
 def broker_url_at(port):
