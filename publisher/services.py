@@ -114,11 +114,12 @@ def publish_posts(*, posts, user):
     publishable = drafts.filter(author__is_verified=True)
     now = timezone.now()
     with transaction.atomic():
-        publishable.filter(published_at__isnull=True).update(published_at=now)
-        picked = list(publishable.values_list("author_id", "slug"))
-        published = publishable.update(status=Post.Status.PUBLISHED, updated_at=now)
-        keep_report_schedules({author_id for author_id, _ in picked})
-        invalidate_pages_on_commit([slug for _, slug in picked])  # update() sends no post_save
+        picked = list(publishable.values_list("pk", "author_id", "slug"))
+        picked_drafts = Post.objects.filter(pk__in=[pk for pk, _, _ in picked], status=Post.Status.DRAFT)
+        picked_drafts.filter(published_at__isnull=True).update(published_at=now)
+        published = picked_drafts.update(status=Post.Status.PUBLISHED, updated_at=now)
+        keep_report_schedules({author_id for _, author_id, _ in picked})
+        invalidate_pages_on_commit([slug for _, _, slug in picked])  # update() sends no post_save
         return published, drafts.filter(author__is_verified=False).count()
 
 
