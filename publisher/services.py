@@ -216,17 +216,6 @@ def authors_today(time_zone):
     return timezone.localdate(timezone=report_times.zone(time_zone))
 
 
-def record_view(post, *, day=None):
-    """Count one view of the post (in Redis; in the database when Redis is unavailable) on the author's day, and
-    return the views its page shows."""
-    day = day or authors_today(post.author.report_time_zone)
-    try:
-        post_views = view_buffer.count_view(post.pk, day)
-    except redis.RedisError:
-        return count_view_in_database(post.pk, day)
-    return views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
-
-
 def current_view_count(post):
     """The views the post's page shows, counting none."""
     try:

@@ -18,7 +18,7 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.db import connection
 
-from publisher import view_buffer
+from publisher import services, view_buffer
 from quick_publisher.celery import app as celery_app
 from quick_publisher.redis_server import free_port
 from tests import private_redis as private_redis_plugin
@@ -323,6 +323,17 @@ def timed():
         yield timing
     finally:
         timing.wall, timing.cpu = time.monotonic() - wall, time.thread_time() - cpu
+
+
+def record_view(post, *, day=None):
+    """Count one view of the post as its page does (in Redis; in the database when Redis is unavailable) on the
+    author's day, or `day`, and return the views its page would show."""
+    day = day or services.authors_today(post.author.report_time_zone)
+    try:
+        post_views = view_buffer.count_view(post.pk, day)
+    except redis.RedisError:
+        return services.count_view_in_database(post.pk, day)
+    return services.views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
 
 
 def wait_until(predicate, timeout=20, interval=0.05):

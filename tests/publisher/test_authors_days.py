@@ -9,6 +9,7 @@ from django.test import Client
 
 from publisher import services, view_buffer
 from publisher.models import DailyPostViews
+from tests.conftest import record_view
 from tests.factories import AuthorFactory, PostFactory
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -62,7 +63,7 @@ def test_with_redis_down_the_view_is_counted_in_the_database_on_the_authors_day(
     monkeypatch.setattr(view_buffer, "page_version", redis_down)
     with time_machine.travel(datetime(2026, 11, 30, 10, 30, tzinfo=UTC), tick=False):  # 00:30 on 1 Dec there
         read_as(Client(), post)
-        services.record_view(post)
+        record_view(post)
     assert daily_rows(post) == {date(2026, 12, 1): 2}
 
 

@@ -21,7 +21,7 @@ from publisher.emails import view_count_report_email
 from publisher.models import DailyPostViews, ReportDelivery, ReportRun
 from publisher.tokens import make_unsubscribe_token
 from quick_publisher import report_times
-from tests.conftest import text_body, wait_until
+from tests.conftest import record_view, text_body, wait_until
 from tests.factories import AuthorFactory, PostFactory
 
 ZONES = [
@@ -51,10 +51,10 @@ def place_views_around_local_midnights(post, zone, first_day, last_day):
         early = datetime.combine(day, time(0, 1), tzinfo=tz)
         late = datetime.combine(day, time(23, 59), tzinfo=tz)
         with time_machine.travel(early, tick=False):
-            services.record_view(post)
+            record_view(post)
         with time_machine.travel(late, tick=False):
             for _ in range(views_on(day) - 1):
-                services.record_view(post)
+                record_view(post)
         day += timedelta(days=1)
 
 

@@ -19,7 +19,7 @@ from publisher import post_page_cache, services, view_buffer
 from publisher.models import DailyPostViews, Post, ViewFlush
 from publisher.tasks import flush_view_counts
 from quick_publisher.redis_server import free_port
-from tests.conftest import request_wait_budget, timed, wait_until
+from tests.conftest import record_view, request_wait_budget, timed, wait_until
 from tests.factories import PostFactory, UserFactory
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -70,8 +70,8 @@ def run_in_thread(target):
 @pytest.mark.django_db
 def test_the_page_shows_the_database_count_plus_the_unflushed_views(client):
     post = PostFactory(view_count=40)
-    services.record_view(post)
-    services.record_view(post)
+    record_view(post)
+    record_view(post)
     assert "Viewed 43 times" in view(client, post).content.decode()
     assert "Viewed 43 times" in view(client, post, user_agent="Googlebot/2.1").content.decode()  # shown, not counted
     services.flush_view_counts()
@@ -116,10 +116,10 @@ def test_views_are_kept_per_day_of_the_author_as_well_as_in_total():
     later_day = timezone.localdate(timezone=EARLIEST_TIME_ZONE)
     DailyPostViews.objects.create(post=post, date=later_day, views=5)  # flushed earlier that day
     for _ in range(3):
-        services.record_view(post)
+        record_view(post)
     post.author.report_time_zone = LATEST_TIME_ZONE.key  # the author moved: new views go on their new days
     earlier_day = timezone.localdate(timezone=LATEST_TIME_ZONE)
-    assert services.record_view(post) == 5 + 4
+    assert record_view(post) == 5 + 4
     assert earlier_day < later_day
 
     assert services.flush_view_counts() == 4
@@ -363,11 +363,11 @@ def test_a_connection_the_server_closed_is_replaced_and_the_view_still_counted_i
 def test_a_view_that_arrives_during_a_flush_is_kept_and_counted_once():
     post = PostFactory()
     for _ in range(3):
-        services.record_view(post)
+        record_view(post)
     batch_id, counts = view_buffer.take_batch()  # a flush has taken the pending views...
     assert counts == {(post.pk, timezone.localdate()): 3}
-    assert services.record_view(post) == 4  # ...when two more views arrive
-    assert services.record_view(post) == 5
+    assert record_view(post) == 4  # ...when two more views arrive
+    assert record_view(post) == 5
     assert services.current_view_count(post) == 5
 
     assert services.flush_view_counts() == 3  # the flush finishes: its batch only
@@ -383,9 +383,9 @@ def test_a_view_that_arrives_during_a_flush_is_kept_and_counted_once():
 def test_a_flush_that_dies_after_taking_its_batch_is_applied_once_by_the_next():
     post = PostFactory()
     for _ in range(4):
-        services.record_view(post)
+        record_view(post)
     first_batch, _ = view_buffer.take_batch()  # the worker dies here
-    services.record_view(post)
+    record_view(post)
     second_batch, counts = view_buffer.take_batch()  # the next flush resumes the unfinished batch
     assert second_batch == first_batch and sum(counts.values()) == 4
     assert services.flush_view_counts() == 4
@@ -398,7 +398,7 @@ def test_a_flush_that_dies_after_its_commit_is_not_applied_again(private_redis):
     """Redis goes away between the database commit and dropping the batch: the replay must not count twice."""
     post = PostFactory()
     for _ in range(3):
-        services.record_view(post)
+        record_view(post)
 
     def stop_redis_after_commit(sender, instance, created, **kwargs):
         transaction.on_commit(private_redis.stop)
@@ -422,7 +422,7 @@ def buffer_views(posts, days):
     """One view of each post on each of the days, as readers would have left them in Redis."""
     for post in posts:
         for day in days:
-            services.record_view(post, day=day)
+            record_view(post, day=day)
 
 
 @pytest.mark.django_db
@@ -473,8 +473,8 @@ def test_a_flush_that_dies_between_its_chunks_applies_each_chunk_once(settings, 
 @pytest.mark.django_db
 def test_views_of_a_deleted_post_are_dropped_and_the_rest_flushed():
     kept, deleted = PostFactory(), PostFactory()
-    services.record_view(kept)
-    services.record_view(deleted)
+    record_view(kept)
+    record_view(deleted)
     deleted.delete()
     assert services.flush_view_counts() == 1
     assert database_views(kept) == (1, 1)
@@ -488,8 +488,8 @@ def test_a_post_deleted_while_its_views_are_flushed_waits_and_loses_no_other_pos
     kept, deleted = PostFactory(), PostFactory()
     DailyPostViews.objects.create(post=kept, date=timezone.localdate(), views=0)
     for _ in range(3):
-        services.record_view(kept)
-    services.record_view(deleted)
+        record_view(kept)
+    record_view(deleted)
 
     locked, release = threading.Event(), threading.Event()
 
