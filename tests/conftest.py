@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import kombu.exceptions
 import pytest
 import redis
+import time_machine
 from aiosmtpd.controller import Controller
 from celery.contrib.testing import tasks as celery_testing_tasks  # noqa: F401  registers celery.ping
 from celery.contrib.testing.worker import start_worker
@@ -323,6 +324,14 @@ def timed():
         yield timing
     finally:
         timing.wall, timing.cpu = time.monotonic() - wall, time.thread_time() - cpu
+
+
+@pytest.fixture
+def clock_within_one_rate_window():
+    """django-ratelimit counts in fixed windows (a minute for logins): a test whose requests straddled a window's end
+    would see its count start again. The clock stands still instead, so that all of a test's requests fall in one."""
+    with time_machine.travel(time.time(), tick=False):
+        yield
 
 
 def record_view(post, *, day=None):

@@ -35,7 +35,7 @@ def test_resend_answers_the_same_for_known_and_unknown_addresses_and_mails_only_
 
 
 @pytest.mark.django_db
-def test_resend_is_rate_limited_per_address(client, settings):
+def test_resend_is_rate_limited_per_address(client, clock_within_one_rate_window):
     UserFactory(email="limited@example.com")
     statuses = [
         client.post("/verify/resend/", {"email": "limited@example.com"}, REMOTE_ADDR=f"10.0.0.{i}").status_code
@@ -46,7 +46,7 @@ def test_resend_is_rate_limited_per_address(client, settings):
 
 
 @pytest.mark.django_db
-def test_resend_is_rate_limited_per_ip(client):
+def test_resend_is_rate_limited_per_ip(client, clock_within_one_rate_window):
     statuses = [client.post("/verify/resend/", {"email": f"a{i}@example.com"}).status_code for i in range(5)]
     assert statuses == [200, 200, 200, 429, 429]
 

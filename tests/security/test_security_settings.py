@@ -50,7 +50,9 @@ LIMITED_FORMS = {
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("form", LIMITED_FORMS)
-def test_each_form_answers_429_from_one_address_once_its_limit_is_spent(client, quick_password_hashing, form):
+def test_each_form_answers_429_from_one_address_once_its_limit_is_spent(
+    client, quick_password_hashing, clock_within_one_rate_window, form
+):
     path, setting, data = LIMITED_FORMS[form]
     limit = allowed(getattr(django_settings, setting))
     statuses = [client.post(path, data(n)).status_code for n in range(limit + 2)]
@@ -62,7 +64,9 @@ def test_each_form_answers_429_from_one_address_once_its_limit_is_spent(client, 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("form", ["login", "admin login", "verification resend", "password reset"])
-def test_each_form_answers_429_for_one_account_from_many_addresses(client, quick_password_hashing, form):
+def test_each_form_answers_429_for_one_account_from_many_addresses(
+    client, quick_password_hashing, clock_within_one_rate_window, form
+):
     path, setting, _ = LIMITED_FORMS[form]
     limit = allowed(getattr(django_settings, setting))
     field = "username" if "login" in form else "email"
@@ -76,7 +80,7 @@ def test_each_form_answers_429_for_one_account_from_many_addresses(client, quick
 
 
 @pytest.mark.django_db
-def test_login_and_admin_login_share_one_budget(client, quick_password_hashing):
+def test_login_and_admin_login_share_one_budget(client, quick_password_hashing, clock_within_one_rate_window):
     limit = allowed(django_settings.LOGIN_RATE_LIMIT)
     half = limit // 2
     statuses = [
@@ -91,7 +95,9 @@ def test_login_and_admin_login_share_one_budget(client, quick_password_hashing):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("meta_key", ["REMOTE_ADDR", "HTTP_X_REAL_IP"])
-def test_behind_a_proxy_the_limit_is_per_client_address_from_the_header_the_setting_names(client, settings, meta_key):
+def test_behind_a_proxy_the_limit_is_per_client_address_from_the_header_the_setting_names(
+    client, settings, clock_within_one_rate_window, meta_key
+):
     """Every request comes from the proxy (one REMOTE_ADDR); the proxy sets X-Real-IP to the client's address."""
     settings.RATELIMIT_IP_META_KEY = meta_key
     limit = allowed(django_settings.RESEND_RATE_LIMIT)
@@ -130,7 +136,7 @@ def test_while_redis_is_down_rate_limits_are_not_enforced_and_the_forms_answer(c
 
 
 @pytest.mark.django_db
-def test_a_rate_limited_answer_is_the_same_for_known_and_unknown_addresses(client):
+def test_a_rate_limited_answer_is_the_same_for_known_and_unknown_addresses(client, clock_within_one_rate_window):
     UserFactory(email="known@example.com")
     limit = allowed(django_settings.RESEND_RATE_LIMIT)
     for path in ("/verify/resend/", "/password-reset/"):
