@@ -90,9 +90,10 @@ class CachedPage:
         return response
 
 
-def saw_version(version):
+def saw_version(page_version):
+    """A page version the view's Redis call just read: its site's part is the version of the cache keys."""
     global known_version
-    known_version = version
+    known_version = site_version(page_version)
 
 
 @dataclass(frozen=True)

@@ -118,8 +118,7 @@ def publish_posts(*, posts, user):
         picked_drafts = Post.objects.filter(pk__in=[pk for pk, _, _ in picked], status=Post.Status.DRAFT)
         picked_drafts.filter(published_at__isnull=True).update(published_at=now)
         published = picked_drafts.update(status=Post.Status.PUBLISHED, updated_at=now)
-        keep_report_schedules({author_id for _, author_id, _ in picked})
-        invalidate_pages_on_commit([slug for _, _, slug in picked])  # update() sends no post_save
+        follow_status_change(picked)
         return published, drafts.filter(author__is_verified=False).count()
 
 
@@ -136,8 +135,7 @@ def publish_due_posts(*, now=None):
             status=Post.Status.PUBLISHED, published_at=Coalesce(F("published_at"), F("publish_at")), updated_at=now
         )
         if published:
-            keep_report_schedules({author_id for _, author_id, _ in picked}, now=now)
-            invalidate_pages_on_commit([slug for _, _, slug in picked])  # update() sends no post_save
+            follow_status_change(picked, now=now)
     return published
 
 
@@ -153,8 +151,7 @@ def unpublish_posts(*, posts):
         unpublished = Post.objects.filter(pk__in=[pk for pk, _, _ in published], status=Post.Status.PUBLISHED).update(
             status=Post.Status.DRAFT, updated_at=timezone.now()
         )
-        keep_report_schedules({author_id for _, author_id, _ in published})
-        invalidate_pages_on_commit([slug for _, _, slug in published])  # update() sends no post_save
+        follow_status_change(published)
         return unpublished
 
 
@@ -168,6 +165,13 @@ def delete_posts(*, posts):
         deleted = posts.delete()
         keep_report_schedules(author_ids)
         return deleted
+
+
+def follow_status_change(posts, *, now=None):
+    """After an update() moved these posts' status (pk, author_id, slug each), in its transaction: their authors'
+    report schedules follow, and their pages are read again once committed (update() sends no post_save)."""
+    keep_report_schedules({author_id for _, author_id, _ in posts}, now=now)
+    invalidate_pages_on_commit([slug for _, _, slug in posts])
 
 
 def report_receivers():

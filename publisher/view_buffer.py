@@ -82,7 +82,7 @@ READERS_PER_CALL = 5000
 # was cached under (the site's and KEYS[7]'s, its page's): if it is no longer the current one, nothing is counted.
 # The site's version starts from the clock when Redis has none (as after a restart), so it never repeats an older
 # one, nor does a page's version with it.
-# Returns {site's version, 1 if the version matched, unflushed views, views in the database or nil, page's version}.
+# Returns {1 if the version matched, unflushed views, views in the database or nil, the page's version}.
 COUNT_VIEW = """
 local version = redis.call('GET', KEYS[4])
 if not version then
@@ -92,7 +92,7 @@ if not version then
 end
 local page_version = version .. ':' .. (redis.call('GET', KEYS[7]) or '0')
 if ARGV[1] ~= '' and ARGV[1] ~= page_version then
-  return {version, 0, 0, false, page_version}
+  return {0, 0, false, page_version}
 end
 local pending
 if ARGV[3] ~= '' then
@@ -107,7 +107,7 @@ else
   pending = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0')
 end
 local unflushed = pending + tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
-return {version, 1, unflushed, redis.call('HGET', KEYS[3], ARGV[2]), page_version}
+return {1, unflushed, redis.call('HGET', KEYS[3], ARGV[2]), page_version}
 """
 
 
@@ -129,7 +129,6 @@ def registered_script(redis_client, source):
 
 @dataclass(frozen=True)
 class PostViews:
-    pages_version: int | None  # the post page cache's current version, the site's
     current: bool  # False: the page was cached under an older version, and nothing was counted
     unflushed: int = 0  # views not in the database yet
     in_database: int | None = None  # as the last flush left them; None if no flush has since Redis started
@@ -145,7 +144,7 @@ def count_view(post_id, day, *, counted=True, reader=None, slug="", cached_under
     read its views, in one round trip. With `cached_under`, the version a page at `slug` was cached under: only if
     that version is still the current one."""
     day_text = day.isoformat()
-    version, current, unflushed, in_database, page_version = run_script(
+    current, unflushed, in_database, page_version = run_script(
         COUNT_VIEW,
         keys=[
             PENDING,
@@ -167,7 +166,6 @@ def count_view(post_id, day, *, counted=True, reader=None, slug="", cached_under
         ],
     )
     return PostViews(
-        pages_version=int(version),
         current=bool(current),
         unflushed=unflushed,
         in_database=None if in_database is None else int(in_database),
@@ -176,7 +174,7 @@ def count_view(post_id, day, *, counted=True, reader=None, slug="", cached_under
 
 
 def views_of_posts(post_ids):
-    """{post_id: PostViews} for many posts in one round trip, counting none (pages_version is not read)."""
+    """{post_id: PostViews} for many posts in one round trip, counting none (no page version is read)."""
     fields = [str(post_id) for post_id in post_ids]
     if not fields:
         return {}
@@ -187,7 +185,6 @@ def views_of_posts(post_ids):
     pending, flushing, in_database = pipe.execute()
     return {
         post_id: PostViews(
-            pages_version=None,
             current=True,
             unflushed=int(pending[n] or 0) + int(flushing[n] or 0),
             in_database=None if in_database[n] is None else int(in_database[n]),

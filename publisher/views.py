@@ -72,7 +72,7 @@ def cached_post_page(request, slug):
         slug=slug,
         cached_under=cached.version,
     )
-    post_page_cache.saw_version(post_views.pages_version)
+    post_page_cache.saw_version(post_views.page_version)
     if not post_views.current:
         return None
     views = services.views_shown(post_views, post_id=post_id)
@@ -90,7 +90,7 @@ def rendered_post_page(request, slug):
         reader=reader_of(request),
         slug=slug,
     )
-    post_page_cache.saw_version(post_views.pages_version)
+    post_page_cache.saw_version(post_views.page_version)
     views = services.views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
     response = render_post_page(request, post, views)
     if post_views.page_version == version:  # nothing that this page shows changed while it was read
