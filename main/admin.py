@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -27,7 +28,7 @@ class UserAdmin(DjangoUserAdmin):
     add_form = UserCreationFormByEmail
     ordering = ("-date_joined",)
     list_display = ("email", "full_name", "is_verified", "date_joined", "verification_sent_at", "is_staff")
-    list_filter = ("is_verified", "is_staff", "is_active", "report_frequency")
+    list_filter = ("is_verified", "is_staff", "is_active")
     search_fields = ("email", "full_name")
     readonly_fields = (
         "date_joined",
@@ -35,13 +36,11 @@ class UserAdmin(DjangoUserAdmin):
         "verification_sent_at",
         "verified_at",
         "password_link",
-        "next_report_at",
     )
     # The password hash is never shown, not even masked: only a link to set a new one.
     fieldsets = (
-        (None, {"fields": ("email", "full_name", "password_link")}),
+        (None, {"fields": ("email", "full_name", "time_zone", "password_link")}),
         ("Verification", {"fields": ("is_verified", "verification_sent_at", "verified_at")}),
-        ("Reports", {"fields": ("report_frequency", "report_time_zone", "report_hour", "next_report_at")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
@@ -49,10 +48,10 @@ class UserAdmin(DjangoUserAdmin):
     actions = ["resend_verification_email", "mark_as_verified"]
 
     def save_model(self, request, obj, form, change):
-        # A new user has no report coming (nothing published yet); a changed choice moves the next one.
-        if change:
-            services.apply_report_choice(user=obj, changed_fields=form.changed_data)
-        super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change:
+                services.announce_account_change(user=obj, changed_fields=form.changed_data)
 
     @admin.display(description="Password")
     def password_link(self, user):

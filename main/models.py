@@ -3,12 +3,11 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from quick_publisher import report_times
+from quick_publisher import time_zones
 
 
 def default_time_zone():
@@ -16,7 +15,7 @@ def default_time_zone():
 
 
 def validate_time_zone(name):
-    if not report_times.is_time_zone(name):
+    if not time_zones.is_time_zone(name):
         raise ValidationError("%(name)s is not a time zone: choose one such as Europe/London.", params={"name": name})
 
 
@@ -75,27 +74,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     verification_sent_at = models.DateTimeField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
 
-    class ReportFrequency(models.TextChoices):
-        DAILY = report_times.DAILY, "Daily, about the day before"
-        WEEKLY = report_times.WEEKLY, "Weekly, on Monday, about the week before"
-        OFF = report_times.OFF, "Off"
-
-    report_frequency = models.CharField(
-        "reports", max_length=10, choices=ReportFrequency.choices, default=ReportFrequency.DAILY
-    )
-    report_time_zone = models.CharField(
-        "time zone",
+    time_zone = models.CharField(
         max_length=64,
         default=default_time_zone,
         validators=[validate_time_zone],
-        help_text="Your days (for views and reports) and your hour are in this zone.",
+        help_text="Your days and hours are in this zone.",
     )
-    report_hour = models.PositiveSmallIntegerField(
-        "report hour", default=7, validators=[MaxValueValidator(23)], help_text="0 to 23, in your time zone."
-    )
-    # When the next report is due, in UTC: the periodic tick finds due authors on this index, not by a scan.
-    # Recomputed by the services that change the choice above and by the tick that handles a report.
-    next_report_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     objects = UserManager()
 
@@ -115,15 +99,6 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.email
-
-    def schedule_next_report(self, *, now=None):
-        """Set next_report_at from the current choice (the caller saves it)."""
-        self.next_report_at = report_times.first_slot_from_today(
-            now=now or timezone.now(),
-            time_zone=self.report_time_zone,
-            hour=self.report_hour,
-            frequency=self.report_frequency,
-        )
 
     def clean(self):
         super().clean()

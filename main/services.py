@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from quick_publisher.signals import user_verified
+from quick_publisher.signals import account_changed, user_verified
 
 from . import emails
 from .models import User
@@ -16,44 +16,33 @@ class EmailAlreadyRegistered(Exception):
     pass
 
 
-def register_user(*, email, full_name, password, report_time_zone=None):
+def register_user(*, email, full_name, password, time_zone=None):
     """Create an unverified user; the post_save receiver queues the verification email after commit."""
-    # The model's default hour and frequency; no report is due before the first published post schedules one.
     try:
         with transaction.atomic():
             return User.objects.create_user(
                 email=email,
                 full_name=full_name,
                 password=password,
-                report_time_zone=report_time_zone or settings.TIME_ZONE,
+                time_zone=time_zone or settings.TIME_ZONE,
             )
     except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
         raise EmailAlreadyRegistered(email) from exc
 
 
-REPORT_CHOICE_FIELDS = ("report_frequency", "report_time_zone", "report_hour")
-
-
-def apply_report_choice(*, user, changed_fields):
-    """A changed report choice moves the next report (next_report_at) of an author who has one coming, and
-    schedules one when the frequency changes (reports turned on). Authors with nothing published have none coming
-    until publishing schedules it; one who turns reports on anyway has that report skipped, and no more.
-    Returns whether it moved; the caller saves."""
-    changed = set(changed_fields) & set(REPORT_CHOICE_FIELDS)
-    if changed and (user.next_report_at is not None or "report_frequency" in changed):
-        user.schedule_next_report()
-        return True
-    return False
-
-
 def save_account(*, user, changed_fields):
-    """Save the account page's fields, and the next report's time when the report choice changed."""
-    update_fields = set(changed_fields)
-    if apply_report_choice(user=user, changed_fields=changed_fields):
-        update_fields.add("next_report_at")
+    """Save the account page's fields that changed, and say which (the user's time zone moves their day)."""
+    update_fields = sorted(set(changed_fields))
     if update_fields:
-        user.save(update_fields=sorted(update_fields))
+        with transaction.atomic():
+            user.save(update_fields=update_fields)
+            announce_account_change(user=user, changed_fields=update_fields)
     return user
+
+
+def announce_account_change(*, user, changed_fields):
+    """After a user's fields were saved (by the account page or the admin), in the same transaction."""
+    account_changed.send(sender=type(user), user=user, changed_fields=frozenset(changed_fields))
 
 
 def send_verification_email(*, user_id, resend=False):

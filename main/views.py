@@ -13,7 +13,7 @@ from django.views.generic import FormView, UpdateView
 from django_ratelimit.decorators import ratelimit
 
 from quick_publisher.ratelimits import limit_login_attempts, posted_email
-from quick_publisher.report_times import available_time_zones
+from quick_publisher.time_zones import available_time_zones
 
 from . import health, services
 from . import inbox as dev_inbox
@@ -49,7 +49,7 @@ class SignupView(FormView):
                 email=form.cleaned_data["email"],
                 full_name=form.cleaned_data["full_name"],
                 password=form.cleaned_data["password1"],
-                report_time_zone=form.cleaned_data["report_time_zone"],
+                time_zone=form.cleaned_data["time_zone"],
             )
         except services.EmailAlreadyRegistered:
             form.add_error("email", "An account with this email address already exists.")

@@ -1,6 +1,6 @@
 from django.urls.converters import SlugConverter
 
-from .services import RESERVED_SLUGS
+from .posts import RESERVED_SLUGS
 
 
 class PostSlugConverter(SlugConverter):

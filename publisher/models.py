@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
 
@@ -117,6 +118,42 @@ class FlushedPostViews(models.Model):
         return f"{self.post_id}: {self.views}"
 
 
+class ReportKind(models.TextChoices):
+    """The one definition of a report's kinds: a delivery's kind, and an author's frequency when reports are on."""
+
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+
+
+class ReportPreferences(models.Model):
+    """An author's choice of view-count reports, and when their next one is due. The day and hour are in the
+    author's own time zone (the user's time_zone)."""
+
+    class Frequency(models.TextChoices):
+        DAILY = ReportKind.DAILY.value, "Daily, about the day before"
+        WEEKLY = ReportKind.WEEKLY.value, "Weekly, on Monday, about the week before"
+        OFF = "off", "Off"
+
+    author = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="report_preferences"
+    )
+    frequency = models.CharField(
+        "email me a report of my posts' views", max_length=10, choices=Frequency.choices, default=Frequency.DAILY
+    )
+    hour = models.PositiveSmallIntegerField(
+        "report hour", default=7, validators=[MaxValueValidator(23)], help_text="0 to 23, in your time zone."
+    )
+    # When the next report is due, in UTC, while the author has a published post: the tick finds the due on this
+    # index without reading posts. Kept by publisher.reports.preferences and moved on by the tick.
+    next_report_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+
+    class Meta:
+        verbose_name_plural = "report preferences"
+
+    def __str__(self):
+        return f"Reports of {self.author}: {self.get_frequency_display()}"
+
+
 class ReportRun(models.Model):
     """One tick of the periodic report task that found authors due: what it found and queued. What became of
     each report (sent, failed, skipped) is read from the deliveries linked to it, never copied here."""
@@ -144,9 +181,7 @@ class ReportDelivery(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"  # its hour passed more than a day before a tick could send it: never sent
 
-    class Kind(models.TextChoices):
-        DAILY = "daily", "Daily"
-        WEEKLY = "weekly", "Weekly"
+    Kind = ReportKind
 
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_deliveries")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DAILY)

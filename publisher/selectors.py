@@ -17,6 +17,6 @@ def published_post(slug):
         "view_count",
         "author__full_name",
         "author__email",
-        "author__report_time_zone",
+        "author__time_zone",
     )  # the zone: a view is counted on the author's day
     return published_posts().filter(slug=slug).only(*fields).first()

@@ -1,13 +1,16 @@
+"""What publisher does when something happens elsewhere: after a migrate, when main verifies or changes a user, and
+when a post or an author is saved."""
+
 from django.conf import settings
 from django.db.models.signals import post_delete, post_migrate, post_save, pre_save
 from django.dispatch import receiver
 
-from quick_publisher.signals import user_verified
+from quick_publisher.signals import account_changed, user_verified
 
+from . import page_cache, reports
+from .authors import ensure_authors_group, make_author
 from .models import Post
-from .post_page_cache import invalidate_post_page_cache_of_author
-from .schedules import ensure_periodic_tasks
-from .services import ensure_authors_group, invalidate_pages_on_commit, keep_report_schedules, make_author
+from .periodic_tasks import ensure_periodic_tasks
 
 
 @receiver(post_migrate, dispatch_uid="publisher_setup_after_migrate")
@@ -17,32 +20,43 @@ def set_up_after_migrate(sender, app_config=None, **kwargs):
         ensure_periodic_tasks()
 
 
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="publisher_create_report_preferences")
+def create_report_preferences(sender, instance, created, raw=False, **kwargs):
+    if created and not raw:
+        reports.create_preferences(instance.pk)
+
+
 @receiver(user_verified, dispatch_uid="publisher_make_verified_user_an_author")
 def make_verified_user_an_author(sender, user, **kwargs):
     make_author(user)
-    keep_report_schedules([user.pk])  # posts published for them before they verified (by a superuser) count now
+    reports.keep_schedules([user.pk])  # posts published for them before they verified (by a superuser) count now
 
 
-# The post page cache: the post's own page (bulk updates in services invalidate theirs themselves), and every page
+@receiver(account_changed, dispatch_uid="publisher_follow_account_change")
+def follow_account_change(sender, user, changed_fields, **kwargs):
+    reports.follow_account_change(user, changed_fields=changed_fields)
+
+
+# The post page cache: the post's own page (bulk updates in posts invalidate theirs themselves), and every page
 # when an author changes. Before a save, so that the slug the post had is read again too (it is a 404 now).
 @receiver(pre_save, sender=Post, dispatch_uid="publisher_post_saved_invalidate_page")
 def invalidate_page_when_a_post_is_saved(sender, instance, using, **kwargs):
     stored = Post.objects.using(using).filter(pk=instance.pk).values_list("slug", flat=True) if instance.pk else []
-    invalidate_pages_on_commit({slug for slug in (instance.slug, *stored) if slug}, using=using)
+    page_cache.invalidate_pages_on_commit({slug for slug in (instance.slug, *stored) if slug}, using=using)
 
 
 @receiver(post_delete, sender=Post, dispatch_uid="publisher_post_deleted_invalidate_page")
 def invalidate_page_when_a_post_is_deleted(sender, instance, using, **kwargs):
-    invalidate_pages_on_commit([instance.slug], using=using)
+    page_cache.invalidate_pages_on_commit([instance.slug], using=using)
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="publisher_author_changed_invalidate_pages")
 def invalidate_post_page_cache_when_an_author_changes(sender, instance, created, update_fields, **kwargs):
-    invalidate_post_page_cache_of_author(instance, created=created, update_fields=update_fields)
+    page_cache.invalidate_pages_of_author(instance, created=created, update_fields=update_fields)
 
 
 # Saving a post may publish or unpublish it (the admin's form): its author's next report follows. Bulk changes in
-# services keep the schedules themselves.
+# publisher.posts keep the schedules themselves.
 @receiver(post_save, sender=Post, dispatch_uid="publisher_post_saved_keep_report_schedule")
 def keep_report_schedule_when_a_post_is_saved(sender, instance, **kwargs):
-    keep_report_schedules([instance.author_id])
+    reports.keep_schedules([instance.author_id])

@@ -5,6 +5,7 @@ from django.views.decorators.http import require_safe
 from . import views
 from .converters import PostSlugConverter
 from .feeds import LatestPostsFeed
+from .reports import views as report_views
 from .sitemaps import PostSitemap
 
 register_converter(PostSlugConverter, "post_slug")
@@ -16,5 +17,6 @@ urlpatterns = [
     # Documents to read: any method but GET and HEAD is a 405, not the feed again.
     path("feed/", require_safe(LatestPostsFeed()), name="feed"),
     path("sitemap.xml", require_safe(sitemap), {"sitemaps": {"posts": PostSitemap}}, name="sitemap"),
-    path("reports/unsubscribe/<str:token>/", views.unsubscribe, name="report_unsubscribe"),
+    path("reports/settings/", report_views.report_settings, name="report_settings"),
+    path("reports/unsubscribe/<str:token>/", report_views.unsubscribe, name="report_unsubscribe"),
 ]

@@ -43,3 +43,13 @@ class QuickPublisherAdminSite(admin.AdminSite):
         if obj is None or not model_admin.has_view_or_change_permission(request, obj):
             raise Http404("No such object.")
         return contenttype_views.shortcut(request, content_type_id, object_id)
+
+
+class SuperusersOnly:
+    """For a model admin that shows every author's rows (report runs, preferences): superusers only."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser

@@ -1,7 +1,9 @@
 import gc
 import os
+import warnings
 
 from celery import Celery
+from celery.exceptions import CPendingDeprecationWarning
 from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quick_publisher.settings")
@@ -9,6 +11,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quick_publisher.settings")
 app = Celery("quick_publisher")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS is set, to False on purpose (see the settings): Celery
+# warns at every connection loss while it is False, which says nothing the setting's comment does not.
+warnings.filterwarnings("ignore", message=r"\s*In Celery 5.1 we introduced", category=CPendingDeprecationWarning)
 
 
 @worker_init.connect

@@ -6,6 +6,8 @@ from smtplib import SMTPException
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
+from . import broker_urls
+
 # Worth retrying: the SMTP server or the database being away for a while.
 TRANSIENT_ERRORS = (SMTPException, OSError, OperationalError, InterfaceError)
 # Options for tasks that send email: exponential backoff with jitter, up to a limit.
@@ -45,8 +47,7 @@ REQUEST_PUBLISH_OPTIONS = {
 
 
 def request_publish_options(broker_url):
-    scheme = broker_url.split("://", 1)[0]
-    return REQUEST_PUBLISH_OPTIONS["amqp" if scheme in ("amqp", "amqps", "pyamqp") else "redis"]
+    return REQUEST_PUBLISH_OPTIONS["amqp" if broker_urls.is_amqp(broker_url) else "redis"]
 
 
 def queue_after_commit(task, *args, **kwargs):

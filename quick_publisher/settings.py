@@ -9,6 +9,8 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from quick_publisher import broker_urls
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
@@ -136,7 +138,7 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "OPTIONS": REDIS_CLIENT_OPTIONS,
     },
-    # Post pages, per web process, in front of "shared_post_pages" (publisher/post_page_cache.py): versioned keys, so
+    # Post pages, per web process, in front of "shared_post_pages" (publisher/page_cache/): versioned keys, so
     # no process serves an old one.
     "post_pages": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -144,7 +146,7 @@ CACHES = {
         "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=300),
         "OPTIONS": {"MAX_ENTRIES": env.int("POST_PAGE_CACHE_ENTRIES", default=20_000)},
     },
-    # Behind "post_pages": the pages that any web process rendered, in Redis (publisher/post_page_cache.py). Its
+    # Behind "post_pages": the pages that any web process rendered, in Redis (publisher/page_cache/). Its
     # errors raise, as the post page's own Redis call does, and the page is then served the Redis-down way.
     "shared_post_pages": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -209,7 +211,7 @@ VIEW_FLUSH_CHUNK_SIZE = env.int("VIEW_FLUSH_CHUNK_SIZE", default=100_000)
 # --- Celery ----------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 # RabbitMQ (amqp://) or Redis (redis://): README, "Which broker".
-BROKER_IS_AMQP = CELERY_BROKER_URL.split("://", 1)[0] in ("amqp", "amqps", "pyamqp")
+BROKER_IS_AMQP = broker_urls.is_amqp(CELERY_BROKER_URL)
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5)
@@ -257,6 +259,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_WORKER_SEND_TASK_EVENTS = True
+# Chosen, not Celery 6's default: a worker cut off from the broker finishes the tasks it runs. Cancelling one could
+# stop a report between the SMTP server's acceptance and its sent mark; finished, its redelivery finds it sent.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Tasks outside the apps' tasks.py modules (those are found by autodiscover_tasks()).
 CELERY_IMPORTS = ["quick_publisher.tasks"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -20,7 +20,7 @@ VIEWED, UNVIEWED = "#0969da", "#d1d9e0"
 
 @register.simple_tag
 def bars(picture):
-    """A report's picture (publisher.emails.picture) as bars: table cells sized inline, which every mail client
+    """A report's picture (publisher.reports.emails.picture) as bars: table cells sized inline, which every mail client
     shows, each with its day and number as text. Built here rather than in a template loop: a report has a
     picture per post, and a loop's per-bar nodes and lazy-aware escaping are paid in every email. The labels are
     escaped with the standard library's html.escape; numbers are formatted as integers."""

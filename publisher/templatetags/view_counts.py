@@ -6,5 +6,5 @@ register = template.Library()
 
 @register.filter
 def view_count_text(views):
-    """ "Viewed N times": in Python, as publisher.post_page_cache puts it into every cached page it serves."""
+    """ "Viewed N times": in Python, as publisher.page_cache puts it into every cached page it serves."""
     return f"Viewed {views} time{pluralize(views)}"

@@ -4,7 +4,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from publisher.tasks import send_view_count_report
+from publisher.reports.tasks import queue_view_count_reports
 
 
 class Command(BaseCommand):
@@ -34,7 +34,7 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"No user with the address {author!r}.")
             author_ids = [user.pk]
-        result = send_view_count_report.delay(
+        result = queue_view_count_reports.delay(
             report_date.isoformat() if report_date else None, kind=kind, author_ids=author_ids
         )
         period = report_date or "each author's latest period"

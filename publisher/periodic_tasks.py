@@ -7,7 +7,7 @@ so a time or an on/off switch changed in the admin survives restarts and deploys
 from django.conf import settings
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-DUE_REPORTS = "Send due view-count reports"  # was "Daily view-count report" at 07:00 (migration 0005)
+DUE_REPORTS = "Send due view-count reports"
 FLUSH_VIEWS = "Flush view counts"
 VERIFICATION_SWEEP = "Resend missing verification emails"
 PUBLISH_SCHEDULED = "Publish scheduled posts"
@@ -35,9 +35,9 @@ def ensure_periodic_tasks():
     wanted = {
         # Every 15 minutes, so that authors in :30 and :45 zones get theirs on time.
         DUE_REPORTS: (
-            "publisher.tasks.send_due_reports",
+            "publisher.reports.tasks.queue_due_reports",
             _every(900),
-            "Every 15 minutes: mails each author whose hour has come their report, once per period.",
+            "Every 15 minutes: queues the report of each author whose hour has come, once per period.",
         ),
         PUBLISH_SCHEDULED: (
             "publisher.tasks.publish_scheduled_posts",

@@ -1,5 +1,10 @@
+"""The report email: a table of the author's posts with a picture of each, in paired text and HTML templates."""
+
+from dataclasses import asdict
+
 from quick_publisher.emails import absolute_url, render_email
 
+from .periods import WEEKLY
 from .tokens import make_unsubscribe_token
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -25,32 +30,40 @@ def picture(series, *, weekly):
 
 
 def view_count_report_email(report, *, connection=None):
-    author = report["author"]
+    author, period = report.author, report.period
     unsubscribe_url = absolute_url("report_unsubscribe", args=[make_unsubscribe_token(author)])
-    weekly = report["kind"] == "weekly"
+    weekly = period.kind == WEEKLY
     headers = {
         # RFC 8058 one-click unsubscribe: the mail client POSTs "List-Unsubscribe=One-Click" to this URL.
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         # Stable per author, kind and period: a copy that slips through twice can be folded by the receiver.
-        "Message-ID": (
-            f"<view-report-{author.pk}-{report['kind']}-{report['period_start'].isoformat()}@quick-publisher>"
-        ),
+        "Message-ID": f"<view-report-{author.pk}-{period.kind}-{period.start.isoformat()}@quick-publisher>",
     }
-    rows = [{**row, "picture": picture(row["series"], weekly=weekly)} for row in report["rows"]]
-    totals = {**report["totals"], "picture": picture(report["totals"]["series"], weekly=weekly)}
     return render_email(
         template="view_count_report",
         to=author.email,
         context={
-            **report,
-            "rows": rows,
-            "totals": totals,
+            "author": author,
+            "period_start": period.start,
+            "period_end": period.end,
+            "rows": [with_picture(row, weekly=weekly) for row in report.rows],
+            "totals": with_picture(report.totals, weekly=weekly),
             "weekly": weekly,
-            "time_zone": author.report_time_zone,
-            "account_url": absolute_url("account"),
+            "time_zone": author.time_zone,
+            "settings_url": absolute_url("report_settings"),
             "unsubscribe_url": unsubscribe_url,
         },
         headers=headers,
         connection=connection,
     )
+
+
+def with_picture(row, *, weekly):
+    """A report row as the templates read it: its fields, and its picture."""
+    return {
+        **asdict(row),
+        "views_in_period": row.views_in_period,
+        "change": row.change,
+        "picture": picture(row.series, weekly=weekly),
+    }

@@ -1,33 +1,18 @@
-"""When an author's report is due: pure time arithmetic in the author's zone, shared by main (the account form
-recomputes it) and publisher (the tick advances it). Instants are aware datetimes in UTC.
+"""When an author's report is due: slots at the author's hour, in their zone. Instants are aware datetimes in UTC.
 
-A slot is the author's hour on a day the report leaves: every day (daily, about yesterday) or Monday (weekly,
-about Monday to Sunday of the week before).
+A slot is the author's hour on a day a report leaves: every day (daily, about yesterday) or Monday (weekly, about
+Monday to Sunday of the week before).
 """
 
-import zoneinfo
 from datetime import UTC, datetime, time, timedelta
-from functools import cache
 
-DAILY, WEEKLY, OFF = "daily", "weekly", "off"
+from quick_publisher.time_zones import local_date, zone
+
+from .periods import DAILY, WEEKLY
+
 LATEST_LATE_SEND = timedelta(hours=24)  # a slot missed by more than this is recorded as skipped, never sent
-
-
-@cache
-def available_time_zones():
-    return frozenset(zoneinfo.available_timezones())
-
-
-def is_time_zone(name):
-    return isinstance(name, str) and name in available_time_zones()
-
-
-def zone(name):
-    return zoneinfo.ZoneInfo(name)
-
-
-def local_date(instant, time_zone):
-    return instant.astimezone(zone(time_zone)).date()
+# A report whose hour passed more than this long ago is never sent; older missed slots are not even recorded.
+CATCH_UP_AT_MOST = timedelta(days=8)
 
 
 def instant_at(day, hour, time_zone):
@@ -66,18 +51,13 @@ def first_slot_from_today(*, now, time_zone, hour, frequency):
     return next_slot(after=midnight, time_zone=time_zone, hour=hour, frequency=frequency, inclusive=True)
 
 
-def period_of_slot(slot, *, time_zone, frequency):
-    """(first day, last day) of the period the report at this slot covers, in the author's days."""
-    day = local_date(slot, time_zone)
-    if frequency == WEEKLY:
-        return day - timedelta(days=7), day - timedelta(days=1)
-    return day - timedelta(days=1), day - timedelta(days=1)
-
-
-def last_complete_period(*, now, time_zone, frequency):
-    """The period the author's latest report covers, sent or not: yesterday, or the last Monday-to-Sunday."""
-    today = local_date(now, time_zone)
-    if frequency == WEEKLY:
-        monday = today - timedelta(days=today.weekday())
-        return monday - timedelta(days=7), monday - timedelta(days=1)
-    return today - timedelta(days=1), today - timedelta(days=1)
+def missed_slots(*, slot, now, time_zone, hour, frequency):
+    """The slots from `slot` up to `now`, and the first one after now. Slots older than CATCH_UP_AT_MOST (a
+    platform down for weeks, an author who had stopped publishing) are passed over without a record."""
+    if now - slot > CATCH_UP_AT_MOST:
+        slot = next_slot(after=now - CATCH_UP_AT_MOST, time_zone=time_zone, hour=hour, frequency=frequency)
+    slots = []
+    while slot <= now:
+        slots.append(slot)
+        slot = next_slot(after=slot, time_zone=time_zone, hour=hour, frequency=frequency)
+    return slots, slot

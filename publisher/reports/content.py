@@ -1,0 +1,102 @@
+"""What a report says: for each of an author's published posts, its views in the period, the change from the
+period before, its total, and a picture of the last 14 days or 8 weeks."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from django.contrib.auth import get_user_model
+
+from quick_publisher.emails import absolute_url
+from quick_publisher.time_zones import local_date
+
+from ..counting import shown_views_of_posts
+from ..models import DailyPostViews, Post
+
+User = get_user_model()
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One post's line, or the totals' line (no url)."""
+
+    title: str
+    url: str
+    total_views: int
+    series: list[tuple[date, int]]  # (first day of each bar, views), oldest first; the last bar is the period
+
+    @property
+    def views_in_period(self):
+        return self.series[-1][1]
+
+    @property
+    def change(self):
+        return self.series[-1][1] - self.series[-2][1]
+
+
+@dataclass(frozen=True)
+class Report:
+    author: object  # the user, with email, full_name and time_zone
+    period: object  # a reports.periods.Period
+    rows: list[ReportRow]  # most viewed in the period first
+
+    @property
+    def totals(self):
+        bars = [start for start, _ in self.rows[0].series]
+        return ReportRow(
+            title="All posts",
+            url="",
+            total_views=sum(row.total_views for row in self.rows),
+            series=[(start, sum(row.series[n][1] for row in self.rows)) for n, start in enumerate(bars)],
+        )
+
+
+def build_reports(*, author_ids, period):
+    """Each author's report for the period, from three queries whatever the number of authors and posts: the
+    authors, their published posts, and the daily views of those posts over the whole picture. Authors with no
+    post published by the period's end get none."""
+    authors = list(User.objects.filter(pk__in=author_ids).only("pk", "email", "full_name", "time_zone").order_by("pk"))
+    zones = {author.pk: author.time_zone for author in authors}
+    posts = list(
+        Post.objects.filter(author_id__in=author_ids, status=Post.Status.PUBLISHED)
+        .order_by("author_id", "pk")
+        .values_list("pk", "author_id", "title", "slug", "view_count", "published_at")
+    )
+    # Totals as the post pages show them: the database plus views not flushed yet.
+    total_views = shown_views_of_posts({post[0]: post[4] for post in posts})
+    views = views_by_bar(author_ids, period)
+    rows_by_author = defaultdict(list)
+    for post_id, author_id, title, slug, _, published_at in posts:
+        if published_at and local_date(published_at, zones[author_id]) > period.end:
+            continue  # published after the period: not in its report
+        rows_by_author[author_id].append(
+            ReportRow(
+                title=title,
+                url=absolute_url("post_detail", args=[slug]),
+                total_views=total_views[post_id],
+                series=[(start, views[post_id, start]) for start in period.bar_starts()],
+            )
+        )
+    return [
+        Report(author=author, period=period, rows=sorted(rows_by_author[author.pk], key=most_viewed_first))
+        for author in authors
+        if rows_by_author[author.pk]
+    ]
+
+
+def most_viewed_first(row):
+    return (-row.views_in_period, -row.total_views, row.title)
+
+
+def views_by_bar(author_ids, period):
+    """{(post id, first day of its bar): views} of the authors' published posts over the report's picture."""
+    views = defaultdict(int)
+    daily = DailyPostViews.objects.filter(
+        post__author_id__in=author_ids,
+        post__status=Post.Status.PUBLISHED,
+        date__gte=period.bar_starts()[0],
+        date__lte=period.end,
+    ).values_list("post_id", "date", "views")
+    for post_id, day, count in daily:
+        views[post_id, period.bar_of(day)] += count
+    return views
