@@ -12,10 +12,9 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.db import connection
 
-from quick_publisher.celery import app as celery_app
-from quick_publisher.redis_server import free_port
 from tests import private_redis as private_redis_plugin
 from tests.support.brokers import broker_is_amqp, dead_broker, stalled_broker, worker_running
+from tests.support.project import celery_app, free_port
 from tests.support.redis_state import clear_shared_state
 from tests.support.requirements import required, skip_unless_required
 from tests.support.smtp import RecordingHandler, SMTPServer

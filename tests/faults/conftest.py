@@ -16,11 +16,10 @@ import pytest
 import redis
 from django.conf import settings
 
-from quick_publisher.celery import app as celery_app
-from quick_publisher.redis_server import free_port
 from tests.support.brokers import broker_is_amqp
 from tests.support.netns import NetworkNamespace, unused_subnet
 from tests.support.processes import WorkerProcess, database_url
+from tests.support.project import celery_app, free_port
 from tests.support.requirements import skip_unless_required
 from tests.support.smtp import FaultySMTPHandler, FaultySMTPServer
 

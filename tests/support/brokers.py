@@ -9,8 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import kombu.exceptions
 import redis
 
-from quick_publisher.celery import app as celery_app
-from quick_publisher.redis_server import free_port
+from tests.support.project import celery_app, free_port
 from tests.support.waiting import wait_until
 
 

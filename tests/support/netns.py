@@ -7,9 +7,9 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.db import connection
 
-from quick_publisher.celery import app as celery_app
 from tests.support.brokers import broker_is_amqp
 from tests.support.processes import database_url
+from tests.support.project import celery_app
 from tests.support.proxy import TcpProxy
 
 

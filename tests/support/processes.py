@@ -15,8 +15,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from quick_publisher.celery import app as celery_app
 from tests.support.brokers import running_workers
+from tests.support.project import celery_app
 
 
 def database_url(*, host=None, port=None):
