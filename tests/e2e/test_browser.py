@@ -32,7 +32,7 @@ from django.utils import dateformat
 from playwright.sync_api import expect, sync_playwright
 
 from quick_publisher.redis_server import free_port
-from tests.conftest import skip_unless_required
+from tests.support.requirements import skip_unless_required
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, PeriodicTask
 from django_celery_results.models import TaskResult
 
-from tests.conftest import wait_until
+from tests.support.waiting import wait_until
 
 TASK = "quick_publisher.tasks.delete_expired_task_results"
 NAME = "Clean up soon (test)"

@@ -20,8 +20,10 @@ from django_celery_results.models import TaskResult
 from publisher.models import ReportDelivery
 from publisher.tasks import send_view_count_report
 from quick_publisher.celery import app as celery_app
-from tests.conftest import timed, wait_until
-from tests.faults.conftest import TcpProxy, authors_with_posts, database_url
+from tests.support.data import authors_with_posts
+from tests.support.processes import database_url
+from tests.support.proxy import TcpProxy
+from tests.support.waiting import timed, wait_until
 
 AUTHORS = 12
 CHUNK = 6

@@ -19,8 +19,9 @@ from main.tasks import resend_missing_verifications
 from publisher import services, view_buffer
 from publisher.models import DailyPostViews, Post, ViewFlush
 from publisher.tasks import flush_view_counts
-from tests.conftest import broker_is_amqp, request_wait_budget, timed, wait_until
 from tests.factories import PASSWORD, PostFactory
+from tests.support.brokers import broker_is_amqp
+from tests.support.waiting import request_wait_budget, timed, wait_until
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 

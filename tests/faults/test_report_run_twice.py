@@ -18,8 +18,8 @@ from django_celery_results.models import TaskResult
 from main.models import User
 from publisher.models import ReportDelivery
 from publisher.tasks import send_view_count_report
-from tests.conftest import wait_until
-from tests.faults.conftest import authors_with_posts
+from tests.support.data import authors_with_posts
+from tests.support.waiting import wait_until
 
 AUTHORS = 24
 CHUNK = 12

@@ -12,9 +12,9 @@ from celery.signals import task_retry
 from main.models import User
 from publisher.models import ReportDelivery
 from publisher.tasks import send_view_count_report
-from tests.conftest import wait_until
 from tests.factories import UserFactory
-from tests.faults.conftest import authors_with_posts
+from tests.support.data import authors_with_posts
+from tests.support.waiting import wait_until
 
 EMAILS = 3 + 4
 

@@ -17,8 +17,9 @@ from django_celery_results.models import TaskResult
 
 from main.models import User
 from main.tasks import send_verification_email
-from tests.conftest import text_body, wait_until
 from tests.factories import UserFactory
+from tests.support.smtp import text_body
+from tests.support.waiting import wait_until
 
 TASK = "main.tasks.send_verification_email"
 # The first sender waits at the SMTP server while the second queues behind it: longer than the default 10 s on a

@@ -24,8 +24,9 @@ from django_celery_results.models import TaskResult
 
 from publisher.models import ReportDelivery
 from publisher.tasks import send_view_count_report
-from tests.conftest import broker_is_amqp, wait_until
-from tests.faults.conftest import authors_with_posts
+from tests.support.brokers import broker_is_amqp
+from tests.support.data import authors_with_posts
+from tests.support.waiting import wait_until
 
 AUTHORS = 20
 CHUNK = 10  # two report tasks: the cut-off worker's, and the one the other worker runs first

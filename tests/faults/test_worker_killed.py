@@ -18,8 +18,9 @@ import pytest
 
 from publisher.models import ReportDelivery
 from publisher.tasks import send_view_count_report
-from tests.conftest import broker_is_amqp, wait_until
-from tests.faults.conftest import authors_with_posts
+from tests.support.brokers import broker_is_amqp
+from tests.support.data import authors_with_posts
+from tests.support.waiting import wait_until
 
 AUTHORS = 30
 CHUNK = 10  # three report tasks of ten authors

@@ -4,8 +4,9 @@ import pytest
 from django.contrib.auth.models import Group
 
 from main.models import User
-from tests.conftest import html_body, text_body, wait_until
 from tests.factories import PASSWORD, AuthorFactory, UserFactory
+from tests.support.smtp import html_body, text_body
+from tests.support.waiting import wait_until
 
 RESET_LINK = re.compile(r"http://testserver(/password-reset/[^/\s]+/[^/\s]+/)")
 

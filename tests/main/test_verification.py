@@ -8,8 +8,10 @@ from main import services
 from main.models import User
 from main.tasks import resend_missing_verifications
 from publisher import signals as publisher_signals
-from tests.conftest import dead_broker, html_body, text_body, wait_until
 from tests.factories import PASSWORD, UserFactory
+from tests.support.brokers import dead_broker
+from tests.support.smtp import html_body, text_body
+from tests.support.waiting import wait_until
 
 SIGNUP = {"email": "new.author@example.com", "full_name": "New Author", "password1": PASSWORD, "password2": PASSWORD}
 LINK = re.compile(r"http://testserver/verify/([0-9a-f-]{36})/")

@@ -9,8 +9,8 @@ from django.test import Client
 
 from publisher import services, view_buffer
 from publisher.models import DailyPostViews
-from tests.conftest import record_view
 from tests.factories import AuthorFactory, PostFactory
+from tests.support.redis_state import record_view
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 

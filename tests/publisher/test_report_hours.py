@@ -21,8 +21,10 @@ from publisher.emails import view_count_report_email
 from publisher.models import DailyPostViews, ReportDelivery, ReportRun
 from publisher.tokens import make_unsubscribe_token
 from quick_publisher import report_times
-from tests.conftest import record_view, text_body, wait_until
 from tests.factories import AuthorFactory, PostFactory
+from tests.support.redis_state import record_view
+from tests.support.smtp import text_body
+from tests.support.waiting import wait_until
 
 ZONES = [
     "UTC",

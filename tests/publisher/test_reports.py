@@ -34,8 +34,10 @@ from publisher.tasks import queue_report_chunks
 from publisher.tokens import make_unsubscribe_token
 from quick_publisher.celery import app as celery_app
 from quick_publisher.redis_server import free_port
-from tests.conftest import html_body, text_body, wait_until, worker_running
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
+from tests.support.brokers import worker_running
+from tests.support.smtp import html_body, text_body
+from tests.support.waiting import wait_until
 
 PARENT_TASK = "publisher.tasks.send_due_reports"
 CHUNK_TASK = "publisher.tasks.send_view_count_reports_to_authors"

@@ -19,8 +19,9 @@ from publisher import post_page_cache, services, view_buffer
 from publisher.models import DailyPostViews, Post, ViewFlush
 from publisher.tasks import flush_view_counts
 from quick_publisher.redis_server import free_port
-from tests.conftest import record_view, request_wait_budget, timed, wait_until
 from tests.factories import PostFactory, UserFactory
+from tests.support.redis_state import record_view
+from tests.support.waiting import request_wait_budget, timed, wait_until
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 # Far enough apart that "today" is never the same date in both.

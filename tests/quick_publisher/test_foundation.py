@@ -9,8 +9,8 @@ from django_celery_results.backends.database import DatabaseBackend
 
 from main.models import User
 from quick_publisher.celery import app as celery_app
-from tests.conftest import request_wait_budget, timed
 from tests.factories import UserFactory
+from tests.support.waiting import request_wait_budget, timed
 
 ROOT = settings.BASE_DIR
 

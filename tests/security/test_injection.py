@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from main.models import User
 from publisher.rendering import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, ALLOWED_URL_SCHEMES, render_markdown
 from publisher.reports import send_reports_to_authors
-from tests.conftest import html_body, text_body, wait_until
 from tests.factories import PASSWORD, AuthorFactory, PostFactory, UserFactory
+from tests.support.smtp import html_body, text_body
+from tests.support.waiting import wait_until
 
 HEADER_INJECTION = "Eve\r\nBcc: evil@example.com\r\nSubject: you won\r\n\r\n<b>injected body</b>"
 MARKUP = "<script>alert('name')</script><img src=x onerror=alert(1)>\"'&"

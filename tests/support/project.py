@@ -1,0 +1,10 @@
+"""The project's objects that the support modules and the conftests use: its Celery app and free_port.
+
+Imported from the product code here only (besides publisher's, in redis_state), so that a product module's rename
+changes one line of the support code.
+"""
+
+from quick_publisher.celery import app as celery_app
+from quick_publisher.redis_server import free_port
+
+__all__ = ["celery_app", "free_port"]
