@@ -17,6 +17,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("publisher", "0010_foreign_key_indexes_covered_by_composite"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("main", "0002_report_choice"),  # the users' next_report_at, which main 0004 drops
     ]
 
     operations = [
