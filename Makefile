@@ -39,16 +39,18 @@ run: install .env
 test: install
 	python -m pytest $(ARGS)
 
-# ruff's lint and format checks, and import-linter's contracts (the layers; no app importing the other; no cycle).
+# ruff's lint (complexity included) and format checks, import-linter's contracts (the layers, the apps
+# independent, no cycle, each concept package's surface), and the product code's module and function sizes.
 lint: install
 	ruff check .
 	ruff format --check .
 	lint-imports
+	python .ci/check_sizes.py
 
 test-e2e: install
 	python -m pytest -m e2e $(ARGS)
 
-# Benchmarks (README, "Benchmarks"): PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, wrk for bench-views.
+# Benchmarks (docs/benchmarks.md): PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, wrk for bench-views.
 # Each prints every figure before it fails; `make -k bench` runs all three even when one misses a target.
 bench: bench-views bench-flush bench-reports bench-due-reports
 

@@ -1,4 +1,4 @@
-"""All settings, read from the environment in this one module. Every variable is listed in the README."""
+"""All settings, read from the environment in this one module. Every variable is listed in docs/configuration.md."""
 
 import os
 from datetime import timedelta
@@ -83,15 +83,13 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # web, worker and beat write from separate processes: WAL lets readers through, IMMEDIATE
-    # transactions take the write lock up front instead of failing half-way with "database is locked".
+    # web, worker and beat write at once: WAL lets readers through, IMMEDIATE takes the write lock up front.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file, not shared memory: the in-process test worker writes from another thread. One per test run, so
-    # that two runs in one checkout do not drop each other's tables.
+    # A file per test run: the in-process test worker writes from another thread, and runs must not collide.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
@@ -138,16 +136,14 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "OPTIONS": REDIS_CLIENT_OPTIONS,
     },
-    # Post pages, per web process, in front of "shared_post_pages" (publisher/page_cache/): versioned keys, so
-    # no process serves an old one.
+    # Post pages (publisher/page_cache/), per web process, in front of "shared_post_pages".
     "post_pages": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "post-pages",
         "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=300),
         "OPTIONS": {"MAX_ENTRIES": env.int("POST_PAGE_CACHE_ENTRIES", default=20_000)},
     },
-    # Behind "post_pages": the pages that any web process rendered, in Redis (publisher/page_cache/). Its
-    # errors raise, as the post page's own Redis call does, and the page is then served the Redis-down way.
+    # The pages any web process rendered, in Redis: its errors raise, and the page is served the Redis-down way.
     "shared_post_pages": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
@@ -162,8 +158,7 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": env.int("POST_PAGE_CACHE_ENTRIES", default=20_000)},
     },
 }
-# Rate limits must not turn a Redis outage into a site outage.
-RATELIMIT_FAIL_OPEN = True
+RATELIMIT_FAIL_OPEN = True  # a Redis outage must not become a site outage
 # Where the client's address is: REMOTE_ADDR, or e.g. HTTP_X_REAL_IP behind a proxy that sets it.
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
 RATELIMIT_VIEW = "main.views.rate_limited"
@@ -197,12 +192,10 @@ SIGNUP_RATE_LIMIT = env.str("SIGNUP_RATE_LIMIT", default="20/h")
 LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="20/m")
 UNSUBSCRIBE_LINK_MAX_AGE = timedelta(days=env.int("UNSUBSCRIBE_LINK_MAX_AGE_DAYS", default=365))
 REPORT_CHUNK_SIZE = env.int("REPORT_CHUNK_SIZE", default=200)
-# Due authors the report tick takes per transaction (their sends are queued REPORT_CHUNK_SIZE to a task): each query
-# costs its planning and round trip, so larger steps find a busy hour's authors sooner.
+# Due authors the report tick takes per transaction (their sends are queued REPORT_CHUNK_SIZE to a task).
 REPORT_TICK_CHUNK_SIZE = env.int("REPORT_TICK_CHUNK_SIZE", default=1000)
-# Seconds a claim on a report delivery holds unless renewed; it is renewed right before each email, and another
-# execution takes it over only once it has lapsed. An execution sends only with at least half a lease left, so a
-# send (a few SMTP replies, each waited for up to EMAIL_TIMEOUT) must take less than half of it.
+# Seconds a claim on a report delivery holds unless renewed (docs/delivery-guarantees.md): a send (a few SMTP
+# replies, each waited for up to EMAIL_TIMEOUT) must take less than half of it.
 REPORT_CLAIM_LEASE = env.int("REPORT_CLAIM_LEASE", default=120)
 POSTS_PER_PAGE = 10
 # Post-days a flush applies per transaction: large enough that a minute's views go in one short transaction.
@@ -210,13 +203,12 @@ VIEW_FLUSH_CHUNK_SIZE = env.int("VIEW_FLUSH_CHUNK_SIZE", default=100_000)
 
 # --- Celery ----------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-# RabbitMQ (amqp://) or Redis (redis://): README, "Which broker".
+# RabbitMQ (amqp://) or Redis (redis://): docs/delivery-guarantees.md says what each gives.
 BROKER_IS_AMQP = broker_urls.is_amqp(CELERY_BROKER_URL)
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5)
-# RabbitMQ: seconds between heartbeats. A worker cut off from the network is seen dead after about two missed ones,
-# and the tasks it held go to another worker then.
+# RabbitMQ: seconds between heartbeats; a worker cut off is seen dead after about two missed ones.
 CELERY_BROKER_HEARTBEAT = env.int("CELERY_BROKER_HEARTBEAT", default=120)
 # kombu's reconnection policy, the same for both brokers.
 BROKER_RETRY_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
@@ -233,8 +225,7 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
         "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
-        # How long a task taken by a worker that died stays invisible before another worker gets it (Redis only:
-        # RabbitMQ gives a task back as soon as the connection of the worker holding it is gone).
+        # How long a task taken by a worker that died stays invisible before another worker gets it (Redis only).
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
         **BROKER_RETRY_OPTIONS,
     }
@@ -259,15 +250,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_WORKER_SEND_TASK_EVENTS = True
-# Chosen, not Celery 6's default: a worker cut off from the broker finishes the tasks it runs. Cancelling one could
-# stop a report between the SMTP server's acceptance and its sent mark; finished, its redelivery finds it sent.
+# A worker cut off from the broker finishes its tasks: cancelled, a report could leave without its sent mark.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Tasks outside the apps' tasks.py modules (those are found by autodiscover_tasks()).
 CELERY_IMPORTS = ["quick_publisher.tasks"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Left unset on purpose: with it, beat installs its own "celery.backend_cleanup" row and rewrites it at every
-# start. Results are deleted by quick_publisher.tasks.delete_expired_task_results on a schedule stored in the
-# database.
+# Unset on purpose: with it, beat rewrites its own "celery.backend_cleanup" row at every start. Results are deleted
+# by quick_publisher.tasks.delete_expired_task_results on a schedule stored in the database.
 CELERY_RESULT_EXPIRES = None
 TASK_RESULT_MAX_AGE = timedelta(days=env.int("TASK_RESULT_MAX_AGE_DAYS", default=30))
 

@@ -2,8 +2,8 @@ import factory
 from django.utils import timezone
 
 from main.models import User
-from publisher.models import Post
-from publisher.services import make_author
+from publisher.authors import make_author
+from publisher.models import Post, ReportPreferences
 
 PASSWORD = "a-long-test-password-42"
 
@@ -21,6 +21,13 @@ class UserFactory(factory.django.DjangoModelFactory):
     def save_password(obj, create, extracted, **kwargs):
         if create:
             obj.save(update_fields=["password"])
+
+
+    @factory.post_generation
+    def reports(obj, create, extracted, **kwargs):
+        """Report preferences other than the defaults: UserFactory(reports__frequency="weekly", reports__hour=9)."""
+        if create and kwargs:
+            ReportPreferences.objects.filter(pk=obj.pk).update(**kwargs)
 
 
 class AuthorFactory(UserFactory):

@@ -1,18 +1,21 @@
 """The platform's state in Redis, as the tests reset and make it: clear_shared_state (rate-limit counters, buffered
 views, shared cached pages) and record_view (a view counted as a post's page counts it).
 
-The only support module that imports the apps (publisher's services and view buffer).
+The only support module that imports publisher (its counting package).
 """
 
 import redis
 
-from publisher import services, view_buffer
+from publisher.counting import count_view_in_database, shown_views_of_post
+from publisher.counting.visit import visit_post_page
+from quick_publisher.redis_client import client as redis_client
+from quick_publisher.time_zones import today_in
 
 
 def clear_shared_state():
     """Delete the rate-limit counters, buffered views and shared cached pages (only those keys: flushing the database
     would also drop the broker's queue bindings)."""
-    client = view_buffer.client()
+    client = redis_client()
     for pattern in ("*rl:*", "views:*", "post-pages:*"):
         for key in client.scan_iter(match=pattern, count=1000):
             client.delete(key)
@@ -21,9 +24,9 @@ def clear_shared_state():
 def record_view(post, *, day=None):
     """Count one view of the post as its page does (in Redis; in the database when Redis is unavailable) on the
     author's day, or `day`, and return the views its page would show."""
-    day = day or services.authors_today(post.author.report_time_zone)
+    day = day or today_in(post.author.time_zone)
     try:
-        post_views = view_buffer.count_view(post.pk, day)
+        visit_post_page(post.slug, post_id=post.pk, day=day, counted=True)
     except redis.RedisError:
-        return services.count_view_in_database(post.pk, day)
-    return services.views_shown(post_views, post_id=post.pk, views_in_database=post.view_count)
+        return count_view_in_database(post.pk, day)
+    return shown_views_of_post(post)
