@@ -9,12 +9,12 @@ from urllib.parse import urlsplit, urlunsplit
 import kombu.exceptions
 import redis
 
-from tests.support.project import celery_app, free_port
+from tests.support.project import celery_app, free_port, is_amqp
 from tests.support.waiting import wait_until
 
 
 def broker_is_amqp():
-    return celery_app.conf.broker_url.split("://", 1)[0] in ("amqp", "amqps", "pyamqp")
+    return is_amqp(celery_app.conf.broker_url)
 
 
 # --- Workers and the queue ---------------------------------------------------------------------------
