@@ -2,6 +2,7 @@
 authors of one period."""
 
 import math
+from datetime import date
 
 from celery import Task, shared_task
 from django.conf import settings
@@ -26,7 +27,8 @@ def queue_due_reports():
 @shared_task(autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=5)
 def queue_view_count_reports(report_date=None, kind=None, author_ids=None):
     """By hand (the command): the report of the period starting on report_date, or each author's latest one."""
-    return queue_latest_reports(period_start=report_date, kind=kind, author_ids=author_ids)
+    start = date.fromisoformat(report_date) if report_date else None
+    return queue_latest_reports(period_start=start, kind=kind, author_ids=author_ids)
 
 
 class ReportDeliveryTask(Task):
@@ -87,16 +89,15 @@ def queue_reports_due(*, now=None):
 def queue_latest_reports(*, period_start=None, kind=None, author_ids=None, now=None):
     """Queue one task per chunk and period of eligible authors; the workers share the run. Returns a summary.
 
-    Without period_start (a date or an ISO date), each author gets their latest complete period in their own days;
+    Without period_start, each author gets their latest complete period in their own days;
     without kind, their own frequency (with a kind, only the authors who chose it). Never the period still running:
     that would take its delivery, and the author's own hour would then skip them instead of sending the full numbers.
     """
     now = now or timezone.now()
-    start = Period.of(kind or "daily", period_start).start if period_start else None
     authors = chunks = 0
     periods = set()
     for chunk in eligible_author_chunks(author_ids=author_ids, frequency=kind):
-        groups = latest_periods(chunk, now=now, kind=kind, period_start=start)
+        groups = latest_periods(chunk, now=now, kind=kind, period_start=period_start)
         chunks += queue_sends(groups)
         authors += len(chunk)
         periods |= groups.labels()
