@@ -10,9 +10,9 @@ from django.utils.html import format_html, format_html_join
 from quick_publisher.admin_site import SuperusersOnly
 
 from ..models import ReportDelivery, ReportPreferences, ReportRun
+from . import tasks
 from .preferences import save_preferences
 from .progress import run_progress
-from .tasks import queue_latest_reports, retry_failed_deliveries
 
 
 @admin.register(ReportDelivery)
@@ -38,7 +38,7 @@ class ReportDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry the selected failed reports")
     def retry_failed_deliveries(self, request, queryset):
-        queued = retry_failed_deliveries(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        queued = tasks.retry_failed_deliveries(delivery_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Queued {queued} failed report(s) again.", messages.SUCCESS)
 
 
@@ -134,7 +134,7 @@ class ReportRunAdmin(SuperusersOnly, admin.ModelAdmin):
     @admin.action(description="Retry the failed reports of the selected runs")
     def retry_failed_deliveries(self, request, queryset):
         failed = ReportDelivery.objects.filter(run__in=queryset, status=ReportDelivery.Status.FAILED)
-        queued = retry_failed_deliveries(delivery_ids=list(failed.values_list("pk", flat=True)))
+        queued = tasks.retry_failed_deliveries(delivery_ids=list(failed.values_list("pk", flat=True)))
         self.message_user(request, f"Queued {queued} failed report(s) again.", messages.SUCCESS)
 
 
@@ -162,5 +162,5 @@ class ReportPreferencesAdmin(SuperusersOnly, admin.ModelAdmin):
     def send_latest_report_now(self, request, queryset):
         """Each chosen eligible author's latest complete period (their yesterday, or last week), unless they have
         had it: never the period still running."""
-        queued = queue_latest_reports(author_ids=list(queryset.values_list("pk", flat=True)))["queued"]
+        queued = tasks.queue_latest_reports(author_ids=list(queryset.values_list("pk", flat=True)))["queued"]
         self.message_user(request, f"Queued the latest report of {queued} eligible author(s).", messages.SUCCESS)
