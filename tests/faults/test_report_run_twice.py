@@ -17,14 +17,14 @@ from django_celery_results.models import TaskResult
 
 from main.models import User
 from publisher.models import ReportDelivery
-from publisher.tasks import send_view_count_report
+from publisher.reports.tasks import queue_view_count_reports
 from tests.support.data import authors_with_posts
 from tests.support.waiting import wait_until
 
 AUTHORS = 24
 CHUNK = 12
 REPORT_TASK = "publisher.tasks.send_view_count_reports_to_authors"
-RUN_TASK = "publisher.tasks.send_view_count_report"
+RUN_TASK = "publisher.reports.tasks.queue_view_count_reports"
 # The held sender waits at the SMTP server while the other tasks run: on a loaded machine that may take longer than
 # the default 10 s, which must not time its session out. Gate.hold gives up after 60 s: the waits below fit in it.
 WORKER_SETTINGS = {"REPORT_CHUNK_SIZE": CHUNK, "EMAIL_TIMEOUT": 90}
@@ -50,8 +50,8 @@ def test_report_run_delivered_twice_to_two_workers_overlaps_and_mails_each_autho
     for name in ("worker-a", "worker-b"):
         worker_processes(name, pool="prefork", concurrency=2, **WORKER_SETTINGS)
 
-    send_view_count_report.delay()
-    send_view_count_report.delay()  # the same run again, at the same moment: same date (yesterday)
+    queue_view_count_reports.delay()
+    queue_view_count_reports.delay()  # the same run again, at the same moment: same date (yesterday)
     held.wait_reached()
 
     # The gate still closed: the three other report tasks run to the end, the held one cannot.

@@ -11,7 +11,7 @@ from celery.signals import task_retry
 
 from main.models import User
 from publisher.models import ReportDelivery
-from publisher.tasks import send_view_count_report
+from publisher.reports.tasks import queue_view_count_reports
 from tests.factories import UserFactory
 from tests.support.data import authors_with_posts
 from tests.support.waiting import wait_until
@@ -23,7 +23,7 @@ def start_signups_and_a_report_run(settings):
     settings.REPORT_CHUNK_SIZE = 2
     authors = authors_with_posts(4)
     users = UserFactory.create_batch(3, password=None)  # each sign-up queues its verification email
-    send_view_count_report.delay()
+    queue_view_count_reports.delay()
     return [*users, *authors]
 
 

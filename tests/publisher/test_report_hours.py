@@ -14,13 +14,19 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from main.models import User
-from publisher import reports, services, tasks
-from publisher.emails import view_count_report_email
-from publisher.models import DailyPostViews, ReportDelivery, ReportRun
-from publisher.tokens import make_unsubscribe_token
-from quick_publisher import report_times
+from publisher import counting, posts
+from publisher.models import DailyPostViews, ReportDelivery, ReportPreferences, ReportRun
+from publisher.reports import schedule
+from publisher.reports import tasks as report_tasks
+from publisher.reports.content import build_reports
+from publisher.reports.emails import view_count_report_email
+from publisher.reports.periods import DAILY, WEEKLY, Period
+from publisher.reports.progress import run_progress
+from publisher.reports.tick import due_authors, take_due_reports
+from publisher.reports.tokens import make_unsubscribe_token
 from tests.factories import AuthorFactory, PostFactory
 from tests.support.redis_state import record_view
 from tests.support.smtp import text_body
@@ -60,13 +66,21 @@ def place_views_around_local_midnights(post, zone, first_day, last_day):
         day += timedelta(days=1)
 
 
+def preferences(author):
+    """The author's report preferences as stored now."""
+    return ReportPreferences.objects.get(pk=author.pk)
+
+
 def an_author(zone, frequency, *, hour=7, start, views_from, views_to, **fields):
-    author = AuthorFactory(report_time_zone=zone, report_frequency=frequency, report_hour=hour, **fields)
+    """An author with a post and its views, due their first report at their first slot after `start`. Their choice
+    as made then stays on author.chosen (an author who unsubscribes later is expected their reports until then)."""
+    author = AuthorFactory(time_zone=zone, reports__frequency=frequency, reports__hour=hour, **fields)
     post = PostFactory(author=author, title=f"{zone} {frequency} {hour}", published_at=start - timedelta(days=90))
     place_views_around_local_midnights(post, zone, views_from, views_to)
-    services.flush_view_counts()
-    author.next_report_at = report_times.next_slot(after=start, time_zone=zone, hour=hour, frequency=frequency)
-    author.save(update_fields=["next_report_at"])
+    counting.flush_views()
+    next_report_at = schedule.next_slot(after=start, time_zone=zone, hour=hour, frequency=frequency)
+    ReportPreferences.objects.filter(pk=author.pk).update(next_report_at=next_report_at)
+    author.chosen = preferences(author)
     return author
 
 
@@ -75,9 +89,9 @@ def tasks_run_in_process(monkeypatch):
     """The tick's .delay() runs the chunk task at once, in this process (the real worker is tested below)."""
 
     def run_now(*args, **kwargs):
-        return tasks.send_view_count_reports_to_authors.apply(args, kwargs, throw=True)
+        return report_tasks.send_view_count_reports_to_authors.apply(args, kwargs, throw=True)
 
-    monkeypatch.setattr(tasks.send_view_count_reports_to_authors, "delay", run_now)
+    monkeypatch.setattr(report_tasks.send_view_count_reports_to_authors, "delay", run_now)
 
 
 class Simulation:
@@ -89,7 +103,7 @@ class Simulation:
     def tick(self, now):
         before = len(mail.outbox)
         with time_machine.travel(now, tick=False):
-            summary = tasks.queue_due_reports()
+            summary = report_tasks.queue_reports_due()
         self.sent += [(now, message) for message in mail.outbox[before:]]
         return summary
 
@@ -111,13 +125,13 @@ def slot_of(day, hour, zone):
 
 def expected_reports(author, start, end):
     """[(the instant the report is due, the first day of its period)] in (start, end]."""
-    zone, hour = author.report_time_zone, author.report_hour
+    zone, hour, frequency = author.time_zone, author.chosen.hour, author.chosen.frequency
     expected = []
     day = start.astimezone(ZoneInfo(zone)).date() - timedelta(days=1)
     while slot_of(day, hour, zone) <= end:
         due = slot_of(day, hour, zone)
-        if due > start and (author.report_frequency == "daily" or day.weekday() == 0):
-            expected.append((due, day - timedelta(days=1 if author.report_frequency == "daily" else 7)))
+        if due > start and (frequency == "daily" or day.weekday() == 0):
+            expected.append((due, day - timedelta(days=1 if frequency == "daily" else 7)))
         day += timedelta(days=1)
     return expected
 
@@ -129,10 +143,10 @@ def views_in(kind, first_day):
 
 def assert_reports_as_expected(simulation, author, expected):
     received = simulation.to(author)
-    assert len(received) == len(expected), (author.report_time_zone, author.report_frequency, received)
-    kind = author.report_frequency
+    assert len(received) == len(expected), (author.time_zone, author.chosen.frequency, received)
+    kind = author.chosen.frequency
     for (tick, message), (due, period_start) in zip(received, expected, strict=False):
-        assert due <= tick < due + TICK, (author.report_time_zone, due, tick)  # at or after the hour, in its tick
+        assert due <= tick < due + TICK, (author.time_zone, due, tick)  # at or after the hour, in its tick
         if kind == "daily":
             assert message.subject == f"Your posts on {period_start:%A, %-d %B}"
         else:
@@ -141,7 +155,7 @@ def assert_reports_as_expected(simulation, author, expected):
         views = views_in(kind, period_start)
         change = views - views_in(kind, period_start - timedelta(days=7 if kind == "weekly" else 1))
         assert f"Views this {period}: {views} · Change from the {period} before: {change:+d}" in message.body
-        assert f"Days are yours, in {author.report_time_zone}." in message.body
+        assert f"Days are yours, in {author.time_zone}." in message.body
 
 
 @pytest.mark.django_db
@@ -240,47 +254,46 @@ def test_an_outage_across_an_authors_hour_sends_it_late_once_and_one_over_24_hou
 def test_finding_the_due_authors_is_one_indexed_query_whatever_their_number():
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     for n in range(30):
-        author = AuthorFactory(next_report_at=now + timedelta(hours=1 if n % 3 else -1))
+        author = AuthorFactory(reports__next_report_at=now + timedelta(hours=1 if n % 3 else -1))
         PostFactory(author=author)
     with CaptureQueriesContext(connection) as queries:
-        found = list(reports.due_authors(now).values_list("pk", flat=True))
+        found = list(due_authors(now).values_list("pk", flat=True))
     assert len(found) == 10 and len(queries) == 1
     assert "next_report_at" in queries[0]["sql"]
+    indexes = ReportPreferences._meta.indexes
     assert (
-        any(index.fields == ["next_report_at"] or "next_report_at" in str(index) for index in User._meta.indexes)
-        or User._meta.get_field("next_report_at").db_index
+        any(index.fields == ["next_report_at"] or "next_report_at" in str(index) for index in indexes)
+        or ReportPreferences._meta.get_field("next_report_at").db_index
     )
 
 
 @pytest.mark.django_db
 def test_the_tick_finds_the_due_without_reading_posts():
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    author = AuthorFactory(next_report_at=now - TICK)
+    author = AuthorFactory(reports__next_report_at=now - TICK)
     PostFactory(author=author)
     with CaptureQueriesContext(connection) as queries:
-        list(reports.take_due_reports(now=now))
+        list(take_due_reports(now=now))
     finding = [q["sql"] for q in queries if '"next_report_at" <=' in q["sql"]]
     assert finding and all("publisher_post" not in sql for sql in finding)
 
 
 @pytest.mark.django_db
 def test_the_first_published_post_schedules_the_next_report_and_the_last_one_gone_clears_it(admin_client):
-    author = AuthorFactory(report_time_zone="Asia/Kolkata", report_hour=7)
+    author = AuthorFactory(time_zone="Asia/Kolkata", reports__hour=7)
     draft = PostFactory(author=author, status="draft", published_at=None)
-    author.refresh_from_db()
-    assert author.next_report_at is None
+    assert preferences(author).next_report_at is None
     with time_machine.travel(datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=False):  # 17:30 in Kolkata
-        services.publish_posts(posts=type(draft).objects.filter(pk=draft.pk), user=author)
-    author.refresh_from_db()
-    assert author.next_report_at == datetime(2026, 12, 1, 1, 30, tzinfo=UTC)  # 07:00 tomorrow there, not at once
+        posts.publish_posts(posts=type(draft).objects.filter(pk=draft.pk), user=author)
+    # 07:00 tomorrow there, not at once.
+    assert preferences(author).next_report_at == datetime(2026, 12, 1, 1, 30, tzinfo=UTC)
 
     second = PostFactory(author=author)
-    services.unpublish_posts(posts=type(draft).objects.filter(pk=draft.pk))
-    author.refresh_from_db()
-    assert author.next_report_at == datetime(2026, 12, 1, 1, 30, tzinfo=UTC)  # another post is still published
-    services.delete_posts(posts=type(draft).objects.filter(pk=second.pk))
-    author.refresh_from_db()
-    assert author.next_report_at is None
+    posts.unpublish_posts(posts=type(draft).objects.filter(pk=draft.pk))
+    # Another post is still published.
+    assert preferences(author).next_report_at == datetime(2026, 12, 1, 1, 30, tzinfo=UTC)
+    posts.delete_posts(posts=type(draft).objects.filter(pk=second.pk))
+    assert preferences(author).next_report_at is None
 
     # Saved through the admin's form, and published on schedule: the same.
     url = f"/admin/publisher/post/{draft.pk}/change/"
@@ -289,16 +302,13 @@ def test_the_first_published_post_schedules_the_next_report_and_the_last_one_gon
     data = admin_form_data(admin_client.get(url))
     data["status"] = "published"
     assert admin_client.post(url, data).status_code == 302
-    author.refresh_from_db()
-    assert author.next_report_at is not None
-    services.unpublish_posts(posts=type(draft).objects.filter(pk=draft.pk))
+    assert preferences(author).next_report_at is not None
+    posts.unpublish_posts(posts=type(draft).objects.filter(pk=draft.pk))
     type(draft).objects.filter(pk=draft.pk).update(status="scheduled", publish_at=datetime(2026, 12, 1, tzinfo=UTC))
-    author.refresh_from_db()
-    assert author.next_report_at is None
+    assert preferences(author).next_report_at is None
     with time_machine.travel(datetime(2026, 12, 1, 0, 1, tzinfo=UTC), tick=False):
-        assert services.publish_due_posts() == 1
-    author.refresh_from_db()
-    assert author.next_report_at == datetime(2026, 12, 1, 1, 30, tzinfo=UTC)
+        assert posts.publish_due_posts() == 1
+    assert preferences(author).next_report_at == datetime(2026, 12, 1, 1, 30, tzinfo=UTC)
 
 
 @pytest.mark.django_db
@@ -306,26 +316,24 @@ def test_an_author_verified_after_a_post_was_published_for_them_is_due_reports()
     from main.services import mark_verified
     from tests.factories import UserFactory
 
-    user = UserFactory(report_time_zone="UTC")
+    user = UserFactory(time_zone="UTC")
     PostFactory(author=user)  # published by a superuser before the address was verified
-    user.refresh_from_db()
-    assert user.next_report_at is None
+    assert preferences(user).next_report_at is None
     with time_machine.travel(datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=False):
         mark_verified(users=User.objects.filter(pk=user.pk))
-    user.refresh_from_db()
-    assert user.next_report_at == datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+    assert preferences(user).next_report_at == datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 
 
 @pytest.mark.django_db
 def test_an_author_due_with_nothing_published_has_the_report_skipped_and_is_due_no_more(tasks_run_in_process):
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    author = AuthorFactory(report_time_zone="UTC", next_report_at=now - TICK)  # turned reports on, never published
+    # Turned reports on, never published.
+    author = AuthorFactory(time_zone="UTC", reports__next_report_at=now - TICK)
     with time_machine.travel(now, tick=False):
-        tasks.queue_due_reports()
+        report_tasks.queue_reports_due()
     delivery = ReportDelivery.objects.get(author=author)
     assert delivery.status == "skipped" and len(mail.outbox) == 0
-    author.refresh_from_db()
-    assert author.next_report_at is None
+    assert preferences(author).next_report_at is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -340,7 +348,7 @@ def test_the_tick_through_the_real_worker_sends_a_kathmandu_authors_report_at_01
         datetime(2026, 11, 30, 1, 30, tzinfo=UTC),
     ):
         with time_machine.travel(tick, tick=False):
-            summary = tasks.queue_due_reports()
+            summary = report_tasks.queue_reports_due()
         assert summary["queued"] == (1 if tick.minute == 15 else 0)
     [message] = smtp_server.wait_for(1)
     assert message["Subject"] == "Your posts on Sunday, 29 November"
@@ -356,7 +364,7 @@ def test_two_ticks_at_once_record_and_send_each_report_once(mailoutbox, tasks_ru
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     authors = []
     for _ in range(40):
-        author = AuthorFactory(next_report_at=now - timedelta(minutes=5))
+        author = AuthorFactory(reports__next_report_at=now - timedelta(minutes=5))
         PostFactory(author=author, published_at=now - timedelta(days=3))
         authors.append(author)
     barrier, outcomes = threading.Barrier(2), []
@@ -365,7 +373,7 @@ def test_two_ticks_at_once_record_and_send_each_report_once(mailoutbox, tasks_ru
         try:
             barrier.wait()
             with time_machine.travel(now, tick=False):
-                outcomes.append(tasks.queue_due_reports())
+                outcomes.append(report_tasks.queue_reports_due())
         finally:
             connection.close()
 
@@ -382,14 +390,14 @@ def test_two_ticks_at_once_record_and_send_each_report_once(mailoutbox, tasks_ru
 
 @pytest.mark.django_db
 def test_the_picture_bars_and_sparkline_match_the_numbers():
-    author = AuthorFactory(report_time_zone="Asia/Kolkata")
+    author = AuthorFactory(time_zone="Asia/Kolkata")
     period = date(2026, 11, 29)
     posts = [PostFactory(author=author, title=t, published_at=datetime(2026, 9, 1, tzinfo=UTC)) for t in "AB"]
     for n in range(20):
         day = period - timedelta(days=n)
         DailyPostViews.objects.create(post=posts[0], date=day, views=n)
         DailyPostViews.objects.create(post=posts[1], date=day, views=2 * (n % 3))
-    [report] = reports.build_reports(author_ids=[author.pk], period_start=period)
+    [report] = build_reports(author_ids=[author.pk], period=Period(DAILY, period))
     message = view_count_report_email(report)
     [(html, _)] = message.alternatives
     # Every line fits RFC 5322's limit, so Django sends the parts 8bit rather than quoted-printable.
@@ -405,9 +413,9 @@ def test_the_picture_bars_and_sparkline_match_the_numbers():
     first_days = [period - timedelta(days=13 - i) for i in range(14)]
     expected_a = [13 - i for i in range(14)]
     expected_b = [2 * ((13 - i) % 3) for i in range(14)]
-    rows = sorted(report["rows"], key=lambda r: r["title"])
-    assert [v for _, v in rows[0]["series"]] == expected_a and [v for _, v in rows[1]["series"]] == expected_b
-    assert [row["title"] for row in report["rows"]] == ["A", "B"]  # a tie on the day: by title; totals last
+    rows = sorted(report.rows, key=lambda r: r.title)
+    assert [v for _, v in rows[0].series] == expected_a and [v for _, v in rows[1].series] == expected_b
+    assert [row.title for row in report.rows] == ["A", "B"]  # a tie on the day: by title; totals last
     for offset, expected in [
         (0, expected_a),
         (14, expected_b),
@@ -427,28 +435,28 @@ def test_the_picture_bars_and_sparkline_match_the_numbers():
 
 @pytest.mark.django_db
 def test_a_weekly_report_covers_monday_to_sunday_and_shows_8_weeks():
-    author = AuthorFactory(report_time_zone="Pacific/Pago_Pago", report_frequency="weekly")
+    author = AuthorFactory(time_zone="Pacific/Pago_Pago", reports__frequency="weekly")
     post = PostFactory(author=author, published_at=datetime(2026, 6, 1, tzinfo=UTC))
     monday = date(2026, 11, 23)
     for n in range(70):
         DailyPostViews.objects.create(post=post, date=monday + timedelta(days=6) - timedelta(days=n), views=1)
     DailyPostViews.objects.create(post=post, date=monday + timedelta(days=7), views=100)  # the next week: not in it
-    [report] = reports.build_reports(author_ids=[author.pk], period_start=monday, kind="weekly")
-    [row] = report["rows"]
-    assert row["views_in_period"] == 7 and row["change"] == 0
-    assert row["series"] == [(monday - timedelta(weeks=7 - i), 7) for i in range(8)]
+    [report] = build_reports(author_ids=[author.pk], period=Period(WEEKLY, monday))
+    [row] = report.rows
+    assert row.views_in_period == 7 and row.change == 0
+    assert row.series == [(monday - timedelta(weeks=7 - i), 7) for i in range(8)]
     message = view_count_report_email(report).message()
     assert message["Subject"] == "Your posts in the week of 23 November"
 
 
 @pytest.mark.django_db
 def test_posts_published_after_the_period_are_not_in_its_report():
-    author = AuthorFactory(report_time_zone="Pacific/Kiritimati")
+    author = AuthorFactory(time_zone="Pacific/Kiritimati")
     # 29 Nov 23:30 in Kiritimati is 09:30 UTC on the 29th; 30 Nov 00:30 there is 10:30 UTC.
     PostFactory(author=author, title="In time", published_at=datetime(2026, 11, 29, 9, 30, tzinfo=UTC))
     PostFactory(author=author, title="Too late", published_at=datetime(2026, 11, 29, 10, 30, tzinfo=UTC))
-    [report] = reports.build_reports(author_ids=[author.pk], period_start=date(2026, 11, 29))
-    assert [row["title"] for row in report["rows"]] == ["In time"]
+    [report] = build_reports(author_ids=[author.pk], period=Period(DAILY, date(2026, 11, 29)))
+    assert [row.title for row in report.rows] == ["In time"]
 
 
 @pytest.mark.django_db
@@ -456,16 +464,16 @@ def test_a_run_records_what_it_found_and_its_deliveries(mailoutbox, tasks_run_in
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     # Hour 7 in UTC: one due today at 07:00; one due since yesterday 07:00 (skipped), and today's (sent).
     for due in (datetime(2026, 11, 30, 7, 0, tzinfo=UTC), datetime(2026, 11, 29, 7, 0, tzinfo=UTC)):
-        author = AuthorFactory(report_time_zone="UTC", next_report_at=due)
+        author = AuthorFactory(time_zone="UTC", reports__next_report_at=due)
         PostFactory(author=author, published_at=now - timedelta(days=3))
-    AuthorFactory(next_report_at=now + timedelta(minutes=5))
+    AuthorFactory(reports__next_report_at=now + timedelta(minutes=5))
     with time_machine.travel(now, tick=False):
-        summary = tasks.queue_due_reports()
-        assert tasks.queue_due_reports()["run"] is None  # a tick that finds nobody records no run
+        summary = report_tasks.queue_reports_due()
+        assert report_tasks.queue_reports_due()["run"] is None  # a tick that finds nobody records no run
     run = ReportRun.objects.get()
     assert summary["run"] == run.pk and (run.authors_due, run.queued) == (2, 2)
     assert run.periods == ["daily 2026-11-29"]
-    progress = reports.run_progress(run)
+    progress = run_progress(run)
     assert {k: progress[k] for k in ("sent", "failed", "skipped", "in_progress", "finished")} == {
         "sent": 2,
         "failed": 0,
@@ -484,9 +492,12 @@ def test_the_admins_send_now_takes_the_authors_latest_period_never_a_later_one(
     author = an_author(
         "Pacific/Kiritimati", "daily", start=now, views_from=date(2026, 11, 1), views_to=date(2026, 12, 2)
     )
-    assert author.next_report_at == datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # 07:00 on 1 December there
+    assert preferences(author).next_report_at == datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # 07:00 on 1 December
     with time_machine.travel(now, tick=False):
-        admin_client.post("/admin/main/user/", {"action": "send_todays_report_now", "_selected_action": [author.pk]})
+        admin_client.post(
+            reverse("admin:publisher_reportpreferences_changelist"),
+            {"action": "send_latest_report_now", "_selected_action": [author.pk]},  # pks: author ids
+        )
     assert [m.subject for m in mailoutbox] == ["Your posts on Monday, 30 November"]
 
     simulation = Simulation()
@@ -509,13 +520,13 @@ def test_the_command_sends_weekly_reports_or_one_authors(celery_worker, smtp_ser
         "Europe/London", "weekly", start=start, views_from=date(2026, 10, 1), views_to=date(2026, 11, 30)
     )
     daily = an_author("Asia/Kolkata", "daily", start=start, views_from=date(2026, 10, 1), views_to=date(2026, 11, 30))
-    call_command("send_view_count_report", "--weekly", "--date", "2026-11-25", stdout=StringIO())
+    call_command("queue_view_count_reports", "--weekly", "--date", "2026-11-25", stdout=StringIO())
     [message] = smtp_server.wait_for(1)
     assert (message["To"], message["Subject"]) == (weekly.email, "Your posts in the week of 23 November")
     assert f"Views this week: {views_in('weekly', date(2026, 11, 23))} ·" in text_body(message)
 
     out = StringIO()
-    call_command("send_view_count_report", "--date", "2026-11-20", "--author", daily.email.upper(), stdout=out)
+    call_command("queue_view_count_reports", "--date", "2026-11-20", "--author", daily.email.upper(), stdout=out)
     assert "Queued the daily view-count report for 2026-11-20 as task" in out.getvalue()
     messages = smtp_server.wait_for(2)
     assert (messages[1]["To"], messages[1]["Subject"]) == (daily.email, "Your posts on Friday, 20 November")
@@ -529,10 +540,10 @@ def test_a_tick_takes_the_same_statements_per_chunk_for_5_and_50_due_authors(set
 
     def statements_for(count, zone):
         for _ in range(count):
-            author = AuthorFactory(report_time_zone=zone, next_report_at=now - timedelta(minutes=5))
+            author = AuthorFactory(time_zone=zone, reports__next_report_at=now - timedelta(minutes=5))
             PostFactory(author=author, published_at=now - timedelta(days=3))
         with time_machine.travel(now, tick=False), CaptureQueriesContext(connection) as queries:
-            [(run, chunk)] = list(reports.take_due_reports())
+            [(run, chunk)] = list(take_due_reports())
         assert chunk.authors == count
         return len(queries)
 
@@ -582,7 +593,7 @@ def test_london_at_one_in_the_morning_across_its_clock_changes(start, expected_t
 
 
 def test_the_bars_escape_their_labels():
-    from publisher.emails import picture
+    from publisher.reports.emails import picture
     from publisher.templatetags.report_pictures import bars
 
     drawn = picture([(date(2026, 11, 29), 3), (date(2026, 11, 30), 0)], weekly=False)

@@ -7,8 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from publisher import reports, tasks
 from publisher.models import ReportDelivery, ReportRun
+from publisher.reports import tasks
+from publisher.reports.claims import Claim, mark_failed
+from publisher.reports.periods import Period
+from publisher.reports.preferences import turn_off_reports
+from publisher.reports.sending import send_reports_to_authors
+from publisher.reports.tick import take_due_reports
 from tests.factories import AuthorFactory, PostFactory
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -17,16 +22,22 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 def due_authors(count):
     authors = []
     for _ in range(count):
-        author = AuthorFactory(report_time_zone="UTC", next_report_at=NOW - timedelta(minutes=5))
+        author = AuthorFactory(time_zone="UTC", reports__next_report_at=NOW - timedelta(minutes=5))
         PostFactory(author=author, published_at=NOW - timedelta(days=3))
         authors.append(author)
     return authors
 
 
+def period_of(run):
+    """The period of the run's deliveries."""
+    delivery = run.deliveries.first()
+    return Period.of(delivery.kind, delivery.period_start)
+
+
 def tick_without_sending():
     """The tick records its run and deliveries; the sends are left to the test."""
     with time_machine.travel(NOW, tick=False):
-        for _ in reports.take_due_reports():
+        for _ in take_due_reports():
             pass
     return ReportRun.objects.get()
 
@@ -57,12 +68,12 @@ def test_the_run_json_follows_the_delivery_records_as_they_change(admin_client, 
         "finished": False,
         "periods": ["daily 2026-11-29"],
     }
-    period = run.deliveries.first().period_start
-    reports.send_reports_to_authors(author_ids=[a.pk for a in authors[:2]], period_start=period, task_id="t1")
-    reports.claim_deliveries(author_ids=[authors[2].pk], period_start=period, task_id="t2", claim_token="c2")
-    reports.mark_deliveries_failed(task_id="t2", error="SMTPDataError: 451 try later")
-    reports.turn_off_reports(user_id=authors[3].pk)
-    reports.send_reports_to_authors(author_ids=[authors[3].pk], period_start=period, task_id="t3")
+    period = period_of(run)
+    send_reports_to_authors(author_ids=[a.pk for a in authors[:2]], period=period, task_id="t1")
+    Claim(period, task_id="t2", token="c2").take([authors[2].pk])
+    mark_failed(task_id="t2", error="SMTPDataError: 451 try later")
+    turn_off_reports(user_id=authors[3].pk)
+    send_reports_to_authors(author_ids=[authors[3].pk], period=period, task_id="t3")
 
     finished = progress()
     records = dict(run.deliveries.values_list("author_id", "status"))
@@ -92,12 +103,10 @@ def test_retrying_a_runs_failed_deliveries_sends_each_once(admin_client, mailout
     )
     authors = due_authors(2)
     run = tick_without_sending()
-    period = run.deliveries.first().period_start
+    period = period_of(run)
     for author in authors:
-        reports.claim_deliveries(
-            author_ids=[author.pk], period_start=period, task_id=f"t{author.pk}", claim_token=f"c{author.pk}"
-        )
-        reports.mark_deliveries_failed(task_id=f"t{author.pk}", error="SMTPServerDisconnected")
+        Claim(period, task_id=f"t{author.pk}", token=f"c{author.pk}").take([author.pk])
+        mark_failed(task_id=f"t{author.pk}", error="SMTPServerDisconnected")
 
     for _ in range(2):  # a double click retries nothing more
         response = admin_client.post(
@@ -123,9 +132,9 @@ def test_report_runs_are_for_superusers_only(client):
 
 @pytest.mark.django_db
 def test_a_tick_that_finds_nobody_due_records_no_run():
-    AuthorFactory(next_report_at=NOW + timedelta(minutes=1))
+    AuthorFactory(reports__next_report_at=NOW + timedelta(minutes=1))
     with time_machine.travel(NOW, tick=False):
-        assert tasks.queue_due_reports()["run"] is None
+        assert tasks.queue_reports_due()["run"] is None
     assert not ReportRun.objects.exists() and not ReportDelivery.objects.exists()
 
 
@@ -137,7 +146,7 @@ def test_a_delivery_whose_task_the_broker_lost_is_queued_again_by_a_later_tick_a
     lost = []
     monkeypatch.setattr(tasks.send_view_count_reports_to_authors, "delay", lambda *a, **k: lost.append(a))
     with time_machine.travel(NOW, tick=False):
-        assert tasks.queue_due_reports()["queued"] == 1
+        assert tasks.queue_reports_due()["queued"] == 1
     assert len(lost) == 1 and mailoutbox == []
 
     monkeypatch.setattr(
@@ -148,6 +157,6 @@ def test_a_delivery_whose_task_the_broker_lost_is_queued_again_by_a_later_tick_a
     later = NOW + timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT + 60)
     for tick in (later, later + timedelta(minutes=15)):
         with time_machine.travel(tick, tick=False):
-            tasks.queue_due_reports()
+            tasks.queue_reports_due()
     assert [m.to for m in mailoutbox] == [[author.email]]
     assert ReportDelivery.objects.get().status == "sent"

@@ -16,8 +16,10 @@ from celery.contrib.testing.worker import start_worker
 from django import forms
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import Q
 from django.test.client import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
@@ -26,12 +28,17 @@ from django_celery_results.models import TaskResult
 from slugify import slugify
 
 from main.models import User
-from publisher import reports
-from publisher.emails import view_count_report_email
-from publisher.models import DailyPostViews, Post, ReportDelivery
-from publisher.schedules import DUE_REPORTS, ensure_periodic_tasks
-from publisher.tasks import queue_report_chunks
-from publisher.tokens import make_unsubscribe_token
+from publisher.models import DailyPostViews, Post, ReportDelivery, ReportPreferences
+from publisher.periodic_tasks import DUE_REPORTS, ensure_periodic_tasks
+from publisher.reports import sending
+from publisher.reports.claims import Claim, lease
+from publisher.reports.content import build_reports
+from publisher.reports.eligibility import eligible_author_id_chunks
+from publisher.reports.emails import view_count_report_email
+from publisher.reports.periods import DAILY, Period
+from publisher.reports.sending import ClaimedByAnotherExecution, send_reports_to_authors
+from publisher.reports.tasks import queue_latest_reports
+from publisher.reports.tokens import make_unsubscribe_token
 from quick_publisher.celery import app as celery_app
 from quick_publisher.redis_server import free_port
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
@@ -39,7 +46,7 @@ from tests.support.brokers import worker_running
 from tests.support.smtp import html_body, text_body
 from tests.support.waiting import wait_until
 
-PARENT_TASK = "publisher.tasks.send_due_reports"
+PARENT_TASK = "publisher.reports.tasks.queue_due_reports"
 CHUNK_TASK = "publisher.tasks.send_view_count_reports_to_authors"
 SUBJECT_PREFIX = "Your posts "
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -51,6 +58,11 @@ UNSUBSCRIBE_LINK = re.compile(r"http://testserver(/reports/unsubscribe/[^/\s\"]+
 
 def report_date():
     return timezone.localdate() - timedelta(days=1)
+
+
+def report_period():
+    """The daily period the tick reports on: yesterday."""
+    return Period(DAILY, report_date())
 
 
 def published_a_month_ago():
@@ -76,7 +88,9 @@ def author_with_posts(*posts, **author_fields):
 
 def make_due(*authors):
     """Their hour came a minute ago: the next tick sends them yesterday's report."""
-    User.objects.filter(pk__in=[a.pk for a in authors]).update(next_report_at=timezone.now() - timedelta(minutes=1))
+    ReportPreferences.objects.filter(pk__in=[a.pk for a in authors]).update(
+        next_report_at=timezone.now() - timedelta(minutes=1)
+    )
 
 
 def subject_of_day(day):
@@ -196,7 +210,7 @@ def test_beat_row_mails_each_eligible_author_only_their_own_posts_with_numbers_a
         title="Unverified's post",
     )
     author_with_posts(("Inactive's post", 5, {0: 5}), email="inactive@example.com", is_active=False)
-    author_with_posts(("Opted out's post", 5, {0: 5}), email="optedout@example.com", report_frequency="off")
+    author_with_posts(("Opted out's post", 5, {0: 5}), email="optedout@example.com", reports__frequency="off")
     DraftFactory(author=AuthorFactory(email="drafts.only@example.com"), title="Only a draft")
     AuthorFactory(email="no.posts@example.com")
 
@@ -346,7 +360,7 @@ def test_smtp_failing_mid_chunk_resends_only_what_was_not_sent(celery_worker, sm
 def test_a_delivery_that_finally_fails_is_recorded_shown_in_the_admin_and_sent_by_the_admins_retry(
     celery_worker, smtp_server, monkeypatch, admin_client
 ):
-    from publisher.tasks import send_view_count_reports_to_authors
+    from publisher.reports.tasks import send_view_count_reports_to_authors
 
     monkeypatch.setattr(send_view_count_reports_to_authors, "max_retries", 1)
     author = author_with_posts(("Unlucky", 4, {0: 4}), email="unlucky@example.com")
@@ -426,34 +440,30 @@ def test_report_link_and_one_click_post_turn_reports_off(celery_worker, smtp_ser
     path = UNSUBSCRIBE_LINK.fullmatch(header_url).group(1)
     response = mail_client.post(path, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 200
-    one_click.refresh_from_db()
-    assert one_click.report_frequency == "off"
+    assert ReportPreferences.objects.get(pk=one_click.pk).frequency == "off"
 
     # The link in the body: opening it (or a scanner fetching it) changes nothing; confirming does.
     path = UNSUBSCRIBE_LINK.search(text_body(report_to(smtp_server, by_link))).group(1)
     browser = Client(enforce_csrf_checks=True)
     assert "Turn off view-count reports?" in browser.get(path).content.decode()
-    by_link.refresh_from_db()
-    assert by_link.report_frequency == "daily"
+    assert ReportPreferences.objects.get(pk=by_link.pk).frequency == "daily"
     assert "View-count reports are turned off" in browser.post(path).content.decode()
-    by_link.refresh_from_db()
-    assert by_link.report_frequency == "off"
+    assert ReportPreferences.objects.get(pk=by_link.pk).frequency == "off"
 
     # The next day's run leaves them both out, found due or not.
     DailyPostViews.objects.update(date=timezone.localdate())
     make_due(one_click, by_link)
-    assert queue_report_chunks(period_start=timezone.localdate())["authors"] == 0
+    assert queue_latest_reports(period_start=timezone.localdate())["authors"] == 0
     assert run_as_beat().get(timeout=30)["authors_due"] == 0
 
 
 @pytest.mark.django_db
-def test_signed_in_author_unsubscribing_lands_on_their_account_page(client):
+def test_signed_in_author_unsubscribing_lands_on_their_report_settings_page(client):
     author = AuthorFactory()
     client.force_login(author)
     response = client.post(f"/reports/unsubscribe/{make_unsubscribe_token(author)}/")
-    assert response.status_code == 302 and response.url == "/account/"
-    author.refresh_from_db()
-    assert author.report_frequency == "off"
+    assert response.status_code == 302 and response.url == reverse("report_settings") == "/reports/settings/"
+    assert ReportPreferences.objects.get(pk=author.pk).frequency == "off"
 
 
 @pytest.mark.django_db
@@ -480,7 +490,7 @@ def test_tampered_or_expired_unsubscribe_token_is_a_400_and_changes_nothing(clie
 
     settings.UNSUBSCRIBE_LINK_MAX_AGE = timedelta(seconds=-1)
     assert client.post(f"/reports/unsubscribe/{token}/").status_code == 400
-    assert User.objects.filter(report_frequency="daily").count() == 2
+    assert ReportPreferences.objects.filter(frequency="daily").count() == 2
 
 
 # --- Bounded queries ---------------------------------------------------------------------------------
@@ -498,12 +508,10 @@ def authors_with_three_posts(count):
 
 def queries_to_claim_and_build(author_ids, task_id):
     with CaptureQueriesContext(connection) as queries:
-        claimed = reports.claim_deliveries(
-            author_ids=author_ids, period_start=report_date(), task_id=task_id, claim_token=task_id
-        )
-        built = reports.build_reports(author_ids=claimed, period_start=report_date())
+        claimed = Claim(report_period(), task_id=task_id, token=task_id).take(author_ids)
+        built = build_reports(author_ids=claimed, period=report_period())
     assert len(built) == len(author_ids)
-    assert all(len(report["rows"]) == 3 for report in built)
+    assert all(len(report.rows) == 3 for report in built)
     return len(queries)
 
 
@@ -519,7 +527,7 @@ def test_sending_a_chunk_adds_only_the_per_email_delivery_mark_per_author(mailou
 
     def queries_to_send(author_ids, task_id):
         with CaptureQueriesContext(connection) as queries:
-            reports.send_reports_to_authors(author_ids=author_ids, period_start=report_date(), task_id=task_id)
+            send_reports_to_authors(author_ids=author_ids, period=report_period(), task_id=task_id)
         marks = [q for q in queries if q["sql"].startswith('UPDATE "publisher_reportdelivery"')]
         return len(queries) - len(marks)
 
@@ -533,17 +541,17 @@ def test_sending_a_chunk_adds_only_the_per_email_delivery_mark_per_author(mailou
 @pytest.mark.django_db
 def test_an_author_who_unpublishes_after_the_claim_gets_nothing_and_no_claim_is_left_sending(mailoutbox, monkeypatch):
     leaving, staying = authors_with_three_posts(2)
-    claim = reports.claim_deliveries
+    take = Claim.take
 
-    def claim_then_unpublish(**kwargs):
-        claimed = claim(**kwargs)
+    def claim_then_unpublish(claim, author_ids):
+        claimed = take(claim, author_ids)
         Post.objects.filter(author_id=leaving).update(status=Post.Status.DRAFT)
         return claimed
 
-    monkeypatch.setattr(reports, "claim_deliveries", claim_then_unpublish)
-    result = reports.send_reports_to_authors(author_ids=[leaving, staying], period_start=report_date(), task_id="t")
+    monkeypatch.setattr(Claim, "take", claim_then_unpublish)
+    result = send_reports_to_authors(author_ids=[leaving, staying], period=report_period(), task_id="t")
 
-    assert result["sent_to"] == [staying] and [m.to for m in mailoutbox] == [[User.objects.get(pk=staying).email]]
+    assert result.sent_to == [staying] and [m.to for m in mailoutbox] == [[User.objects.get(pk=staying).email]]
     assert list(ReportDelivery.objects.values_list("author_id", "status")) == [(staying, ReportDelivery.Status.SENT)]
 
 
@@ -551,15 +559,11 @@ def test_an_author_who_unpublishes_after_the_claim_gets_nothing_and_no_claim_is_
 
 
 def claim_for(author_ids, *, task_id, claim_token):
-    return reports.claim_deliveries(
-        author_ids=author_ids, period_start=report_date(), task_id=task_id, claim_token=claim_token
-    )
+    return Claim(report_period(), task_id=task_id, token=claim_token).take(author_ids)
 
 
 def holds(author_id, claim_token):
-    held, _ = reports.renew_claims(
-        author_ids=[author_id], kind=reports.DAILY, period_start=report_date(), claim_token=claim_token
-    )
+    held, _ = Claim(report_period(), task_id="t", token=claim_token).renew([author_id])
     return author_id in held
 
 
@@ -568,11 +572,11 @@ def test_a_redelivered_task_leaves_its_first_executions_live_claim_and_retries_o
     [author] = authors_with_three_posts(1)
     assert claim_for([author], task_id="t", claim_token="first") == [author]  # the worker then cut off
 
-    with pytest.raises(reports.ClaimedByAnotherExecution) as held:
-        reports.send_reports_to_authors(author_ids=[author], period_start=report_date(), task_id="t")
+    with pytest.raises(ClaimedByAnotherExecution) as held:
+        send_reports_to_authors(author_ids=[author], period=report_period(), task_id="t")
     assert mailoutbox == []
     claimed_at = ReportDelivery.objects.get().claimed_at
-    assert held.value.lapses_at == claimed_at + reports.claim_lease()
+    assert held.value.lapses_at == claimed_at + lease()
     assert holds(author, "first")  # the first execution, back on the network in time, sends it
 
 
@@ -580,10 +584,10 @@ def test_a_redelivered_task_leaves_its_first_executions_live_claim_and_retries_o
 def test_an_execution_whose_lease_lapsed_finds_its_claim_taken_over_and_sends_nothing(mailoutbox):
     [author] = authors_with_three_posts(1)
     claim_for([author], task_id="t", claim_token="first")
-    ReportDelivery.objects.update(claimed_at=timezone.now() - reports.claim_lease())  # it stayed away that long
+    ReportDelivery.objects.update(claimed_at=timezone.now() - lease())  # it stayed away that long
 
-    result = reports.send_reports_to_authors(author_ids=[author], period_start=report_date(), task_id="t")
-    assert result["sent_to"] == [author] and len(mailoutbox) == 1
+    result = send_reports_to_authors(author_ids=[author], period=report_period(), task_id="t")
+    assert result.sent_to == [author] and len(mailoutbox) == 1
     assert not holds(author, "first")  # back on the network: nothing left to send
 
     ReportDelivery.objects.update(status=ReportDelivery.Status.SENDING, claim_token="second")  # taken, not sent yet
@@ -595,22 +599,22 @@ def test_an_execution_that_stalls_past_half_a_lease_renews_before_its_next_email
     mailoutbox, monkeypatch
 ):
     first, second = authors_with_three_posts(2)
-    build = reports.view_count_report_email
+    build = sending.view_count_report_email
     stalled = []
 
     def stalling(report, **kwargs):
         if not stalled:  # the first send stalls for a whole lease; meanwhile a successor takes the second delivery
-            stalled.append(time_machine.travel(timezone.now() + reports.claim_lease(), tick=True))
+            stalled.append(time_machine.travel(timezone.now() + lease(), tick=True))
             stalled[0].start()
             ReportDelivery.objects.filter(author_id=second).update(claim_token="taker", task_id="another")
         return build(report, **kwargs)
 
-    monkeypatch.setattr(reports, "view_count_report_email", stalling)
+    monkeypatch.setattr(sending, "view_count_report_email", stalling)
     try:
-        result = reports.send_reports_to_authors(author_ids=[first, second], period_start=report_date(), task_id="t")
+        result = send_reports_to_authors(author_ids=[first, second], period=report_period(), task_id="t")
     finally:
         stalled[0].stop()
-    assert result["sent_to"] == [first] and [m.to for m in mailoutbox] == [[User.objects.get(pk=first).email]]
+    assert result.sent_to == [first] and [m.to for m in mailoutbox] == [[User.objects.get(pk=first).email]]
     assert ReportDelivery.objects.get(author_id=second).status == ReportDelivery.Status.SENDING  # the successor's
 
 
@@ -618,8 +622,8 @@ def test_an_execution_that_stalls_past_half_a_lease_renews_before_its_next_email
 def test_a_live_claim_of_another_task_is_left_to_it_without_a_retry(mailoutbox):
     [author] = authors_with_three_posts(1)
     claim_for([author], task_id="the other run", claim_token="theirs")
-    result = reports.send_reports_to_authors(author_ids=[author], period_start=report_date(), task_id="t")
-    assert result["sent"] == 0 and mailoutbox == []
+    result = send_reports_to_authors(author_ids=[author], period=report_period(), task_id="t")
+    assert result.as_result()["sent"] == 0 and mailoutbox == []
 
 
 @pytest.mark.django_db
@@ -628,12 +632,12 @@ def test_an_execution_stopped_by_the_smtp_server_lets_its_claims_go_for_its_retr
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_PORT = free_port()  # nothing listens: refused
     with pytest.raises(ConnectionRefusedError):
-        reports.send_reports_to_authors(author_ids=[author], period_start=report_date(), task_id="t")
+        send_reports_to_authors(author_ids=[author], period=report_period(), task_id="t")
     delivery = ReportDelivery.objects.get()
     assert (delivery.status, delivery.claimed_at) == (ReportDelivery.Status.SENDING, None)
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    reports.send_reports_to_authors(author_ids=[author], period_start=report_date(), task_id="t")
+    send_reports_to_authors(author_ids=[author], period=report_period(), task_id="t")
     assert len(mailoutbox) == 1
 
 
@@ -644,8 +648,8 @@ def test_report_links_are_the_posts_absolute_urls(settings, site_url):
     author = AuthorFactory()
     for slug in ["hello-world", "post_2", "post-slug"]:
         PostFactory(published_at=published_a_month_ago(), author=author, title=slug, slug=slug)
-    [report] = reports.build_reports(author_ids=[author.pk], period_start=report_date())
-    assert sorted(row["url"] for row in report["rows"]) == sorted(
+    [report] = build_reports(author_ids=[author.pk], period=report_period())
+    assert sorted(row.url for row in report.rows) == sorted(
         site_url + post.get_absolute_url() for post in Post.objects.filter(author=author)
     )
 
@@ -653,7 +657,7 @@ def test_report_links_are_the_posts_absolute_urls(settings, site_url):
 @pytest.mark.django_db
 def test_a_report_email_is_multipart_alternative_with_a_stable_message_id_and_one_click_unsubscribe():
     author = author_with_posts(("Cats & dogs", 12, {0: 3}), full_name="Alice Author")
-    [report] = reports.build_reports(author_ids=[author.pk], period_start=report_date())
+    [report] = build_reports(author_ids=[author.pk], period=report_period())
 
     message = view_count_report_email(report).message()
     parsed = email.message_from_bytes(message.as_bytes(linesep="\r\n"), policy=policy.default)
@@ -675,7 +679,7 @@ def test_a_report_email_is_multipart_alternative_with_a_stable_message_id_and_on
 @pytest.mark.django_db
 def test_eligible_authors_are_streamed_in_keyset_chunks():
     ids = authors_with_three_posts(7)
-    chunks = list(reports.eligible_author_id_chunks(size=3))
+    chunks = list(eligible_author_id_chunks(size=3))
     assert chunks == [ids[0:3], ids[3:6], ids[6:7]]
 
 
@@ -691,7 +695,7 @@ def test_management_command_queues_the_report_for_the_given_date(celery_worker, 
     DailyPostViews.objects.create(post=post, date=earlier - timedelta(days=1), views=2)
 
     out = StringIO()
-    call_command("send_view_count_report", "--date", earlier.isoformat(), stdout=out)
+    call_command("queue_view_count_reports", "--date", earlier.isoformat(), stdout=out)
     assert f"Queued the daily view-count report for {earlier.isoformat()} as task " in out.getvalue()
 
     [message] = wait_for_reports(smtp_server, 1)
@@ -700,22 +704,22 @@ def test_management_command_queues_the_report_for_the_given_date(celery_worker, 
     assert ReportDelivery.objects.get(author=author).period_start == earlier
 
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
-        call_command("send_view_count_report", "--date", "yesterday")
+        call_command("queue_view_count_reports", "--date", "yesterday")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_admin_action_sends_the_days_report_now_and_the_daily_run_does_not_repeat_it(
+def test_admin_action_sends_the_latest_report_now_and_the_daily_run_does_not_repeat_it(
     admin_client, celery_worker, smtp_server
 ):
     author = author_with_posts(("Fresh post", 9, {0: 6, 1: 2}), email="eager@example.com")
     not_eligible = AuthorFactory(email="idle@example.com")
 
     response = admin_client.post(
-        "/admin/main/user/",
-        {"action": "send_todays_report_now", "_selected_action": [author.pk, not_eligible.pk]},
+        reverse("admin:publisher_reportpreferences_changelist"),
+        {"action": "send_latest_report_now", "_selected_action": [author.pk, not_eligible.pk]},  # pks: author ids
         follow=True,
     )
-    assert "Queued today&#x27;s report for 1 eligible author(s)." in response.content.decode()
+    assert "Queued the latest report of 1 eligible author(s)." in response.content.decode()
     [message] = wait_for_reports(smtp_server, 1)
     assert message["To"] == "eager@example.com"
     assert message["Subject"] == subject_of_day(report_date())
@@ -782,9 +786,10 @@ def test_the_migration_turns_an_installed_daily_row_into_the_tick_keeping_its_sw
         name="Daily view-count report", task="publisher.tasks.send_view_count_report", crontab=crontab, enabled=False
     )
     import_module("publisher.migrations.0005_report_tick_schedule").forwards(installed_apps, None)
+    import_module("publisher.migrations.0013_queue_due_reports_task").forwards(installed_apps, None)  # its new name
     ensure_periodic_tasks()  # after migrate, as on a deploy
 
-    [row] = PeriodicTask.objects.filter(task__startswith="publisher.tasks.send_")
+    [row] = PeriodicTask.objects.filter(Q(task__startswith="publisher.tasks.send_") | Q(task=PARENT_TASK))
     assert (row.name, row.task, row.interval.every, row.crontab, row.enabled) == (
         DUE_REPORTS,
         PARENT_TASK,

@@ -1,5 +1,6 @@
 """The migrations to reports at the author's hour keep what was there: opted-out authors are off, the others daily
-and scheduled; existing deliveries are daily ones of their date; the old daily row is covered in test_reports."""
+and scheduled; existing deliveries are daily ones of their date; the old daily row is covered in test_reports. The
+report fields' move to publisher.ReportPreferences copies each user's choice and keeps their time zone."""
 
 from datetime import UTC, date, datetime
 
@@ -56,4 +57,44 @@ def test_users_with_nothing_published_are_due_no_report_after_the_migration():
     executor.migrate(after)
     User = executor.loader.project_state(after).apps.get_model("main", "User")
     assert dict(User.objects.values_list("pk", "next_report_at")) == {writer.pk: due, drafter.pk: None, reader.pk: None}
+    MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_report_fields_move_to_publishers_report_preferences_and_the_time_zone_stays_the_users():
+    before = [("main", "0003_time_zone"), ("publisher", "0011_no_report_due_without_a_published_post")]
+    after = [("main", "0004_report_fields_moved_out"), ("publisher", "0012_report_preferences")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    OldUser = executor.loader.project_state(before).apps.get_model("main", "User")
+    due = datetime(2026, 12, 7, 3, 30, tzinfo=UTC)
+    weekly = OldUser.objects.create(
+        email="weekly@example.com",
+        full_name="W",
+        report_frequency="weekly",
+        report_hour=9,
+        next_report_at=due,
+        time_zone="Asia/Kolkata",
+    )
+    off = OldUser.objects.create(
+        email="off@example.com",
+        full_name="O",
+        report_frequency="off",
+        report_hour=22,
+        next_report_at=None,
+        time_zone="America/New_York",
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps
+    User, ReportPreferences = new.get_model("main", "User"), new.get_model("publisher", "ReportPreferences")
+    assert set(ReportPreferences.objects.values_list("author_id", "frequency", "hour", "next_report_at")) == {
+        (weekly.pk, "weekly", 9, due),
+        (off.pk, "off", 22, None),
+    }
+    assert dict(User.objects.values_list("email", "time_zone")) == {
+        "weekly@example.com": "Asia/Kolkata",
+        "off@example.com": "America/New_York",
+    }
     MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
