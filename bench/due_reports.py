@@ -3,10 +3,10 @@
 BENCH_DUE_AUTHORS (100,000) authors with one published post each, spread over 40 zones (among them :30 and :45
 offsets, +14 and -11) with hours 0-23 mixed, their next_report_at computed as sign-up computes it. Then:
 
-1. The queries that find the due authors of a tick (publisher.reports.due_authors in the index's order, a chunk
+1. The queries that find the due authors of a tick (publisher.reports.tick.due_authors in the index's order, a chunk
    at a time, as the tick runs them), timed in each of the 96 ticks of a simulated day (the whole table
    populated, its statistics taken before the day), with the plan at noon.
-2. That day: the tick's service (publisher.reports.take_due_reports) at each of the 96 ticks of a day, the
+2. That day: the tick's service (publisher.reports.tick.take_due_reports) at each of the 96 ticks of a day, the
    clock moved; each author must get exactly one daily delivery recorded, at or after their hour, within the tick.
    The sends themselves are bench/reports.py's subject; here the recording and queueing part runs, not SMTP.
 
@@ -78,7 +78,8 @@ def main():
     try:
         from django.contrib.auth import get_user_model
 
-        from quick_publisher import report_times
+        from publisher.models import ReportPreferences
+        from publisher.reports.schedule import next_slot
 
         User = get_user_model()
         started = time.monotonic()
@@ -86,13 +87,16 @@ def main():
         common.create_posts(author_ids, 1)
         before = DAY_START - timedelta(minutes=1)
         authors = list(User.objects.filter(pk__in=author_ids).only("pk"))
+        preferences = {p.pk: p for p in ReportPreferences.objects.filter(pk__in=author_ids).only("pk")}
         for number, author in enumerate(authors):
-            author.report_time_zone = ZONES[number % len(ZONES)]
-            author.report_hour = (number * 7) % 24
-            author.next_report_at = report_times.next_slot(
-                after=before, time_zone=author.report_time_zone, hour=author.report_hour, frequency="daily"
+            author.time_zone = ZONES[number % len(ZONES)]
+            prefs = preferences[author.pk]
+            prefs.hour = (number * 7) % 24
+            prefs.next_report_at = next_slot(
+                after=before, time_zone=author.time_zone, hour=prefs.hour, frequency="daily"
             )
-        User.objects.bulk_update(authors, ["report_time_zone", "report_hour", "next_report_at"], batch_size=5000)
+        User.objects.bulk_update(authors, ["time_zone"], batch_size=5000)
+        ReportPreferences.objects.bulk_update(preferences.values(), ["hour", "next_report_at"], batch_size=5000)
         common.vacuum_analyze()
         print(f"{AUTHORS:,} authors over {len(ZONES)} zones (created in {time.monotonic() - started:.0f}s)", flush=True)
         ok_day, day_text, timings, plan = simulate_day(author_ids)
@@ -116,28 +120,26 @@ def main():
 
 
 def simulate_day(author_ids):
-    from django.contrib.auth import get_user_model
     from django.db import connection
     from django.db.models import Count
     from django.test.utils import CaptureQueriesContext
 
-    from publisher import reports
-    from publisher.models import ReportDelivery
+    from publisher.models import ReportDelivery, ReportPreferences
+    from publisher.reports.tick import due_authors, take_due_reports
 
-    User = get_user_model()
-    due_at = dict(User.objects.filter(pk__in=author_ids).values_list("pk", "next_report_at"))
+    due_at = dict(ReportPreferences.objects.filter(pk__in=author_ids).values_list("pk", "next_report_at"))
     found_at, timings, plan = {}, [], ""
     started = time.monotonic()
     for tick in range(96):
         now = DAY_START + timedelta(minutes=15 * tick)
         if tick == 48:
-            plan = reports.due_authors(now).order_by("next_report_at").values_list("pk")[:200].explain()
+            plan = due_authors(now).order_by("next_report_at").values_list("pk")[:200].explain()
             plan = " / ".join(line.strip() for line in plan.splitlines() if "Scan" in line)
         # The tick's own queries that find the due authors (one per chunk, and the last that finds none), timed as
         # the database reports them: the earlier ticks have moved their authors on.
         with mock.patch("django.utils.timezone.now", return_value=now), CaptureQueriesContext(connection) as queries:
-            for _, chunk in reports.take_due_reports(now=now):
-                for author_ids_of_group in chunk.groups.values():
+            for _, chunk in take_due_reports(now=now):
+                for _, author_ids_of_group in chunk.groups.items():
                     for author_id in author_ids_of_group:
                         found_at.setdefault(author_id, []).append(now)
         finding = [q for q in queries if q["sql"].startswith("SELECT") and '"next_report_at" <=' in q["sql"]]

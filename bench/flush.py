@@ -1,9 +1,10 @@
 """The flush of buffered views into PostgreSQL at growing sizes: `make bench-flush`.
 
-For each size (post-days: posts x 10 days), the Redis buffer is filled as page views fill it (publisher/view_buffer.py:
-per post, HINCRBY of the field "<post_id>" and of "<post_id>:<day>" by the same amount), with half of the daily rows
-already in the database and half new, so that both the update and the insert paths run; then
-publisher.services.flush_view_counts() is timed and its SQL statements counted. Sizes take turns, a few times each,
+For each size (post-days: posts x 10 days), the Redis buffer is filled as page views fill it
+(publisher/counting/buffer.py: per post, HINCRBY of the field "<post_id>" and of "<post_id>:<day>" by the same
+amount), with half of the daily rows already in the database and half new, so that both the update and the insert
+paths run; then
+publisher.counting.flush_views() is timed and its SQL statements counted. Sizes take turns, a few times each,
 so that growth with the size shows apart from the machine's drift. After each flush the database's totals must have
 grown by exactly what was buffered.
 
@@ -58,8 +59,8 @@ def flush_once(post_ids, days):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from publisher.counting import flush_views
     from publisher.models import DailyPostViews
-    from publisher.services import flush_view_counts
 
     DailyPostViews.objects.all().delete()
     DailyPostViews.objects.bulk_create(
@@ -70,7 +71,7 @@ def flush_once(post_ids, days):
     before = database_totals()
     with CaptureQueriesContext(connection) as statements:
         started = time.perf_counter()
-        flush_view_counts()
+        flush_views()
         seconds = time.perf_counter() - started
     grown = [after - before for after, before in zip(database_totals(), before, strict=True)]
     mismatch = grown != [buffered, buffered]
@@ -86,11 +87,11 @@ def flush_once(post_ids, days):
 
 
 def buffer_views(post_ids, days):
-    """Fill the buffer in the format of publisher/view_buffer.py; return the views buffered."""
+    """Fill the buffer in the format of publisher/counting/buffer.py; return the views buffered."""
     import redis
     from django.conf import settings
 
-    from publisher import view_buffer
+    from publisher.counting import buffer as view_buffer
 
     pipe = redis.Redis.from_url(settings.REDIS_URL).pipeline(transaction=False)
     total = 0

@@ -4,8 +4,8 @@
 For each number of authors (10 published posts each, views yesterday), a worker is started as the Procfile runs it
 (`celery -A quick_publisher worker --concurrency=4`, prefork), then with a pool for I/O-bound work (threads, 4:
 as many SMTP connections, so the same bound; one process's threads share one core), and
-publisher.tasks.send_view_count_report is sent by name, as beat sends it. Each pool process or thread holds one SMTP
-connection at a time, so the most it can send is connections / 20 ms: the bound. Printed per run:
+publisher.reports.tasks.queue_view_count_reports is sent by name, as beat sends it. Each pool process or thread
+holds one SMTP connection at a time, so the most it can send is connections / 20 ms: the bound. Printed per run:
 emails/s against that bound (target >= 0.8), peak memory of the worker's processes (PSS, target < 250 MB), CPU
 per email (the worker's processes), and duplicates (an author mailed twice, by recipient and Message-ID).
 When all the emails would take longer than BENCH_REPORT_WINDOW seconds, the rate is measured over that window
@@ -13,7 +13,7 @@ after the first email, and the run is stopped there.
 The ceiling: before each run, as many processes as the pool has connections send a ready-made report (rendered
 once) over one smtplib connection each, for CEILING_SECONDS, doing nothing else: what the sink and this machine
 allow a sender that spends no time between messages; the run is also printed against it.
-Statements per chunk: publisher.reports.send_reports_to_authors called here once, for one chunk of
+Statements per chunk: publisher.reports.sending.send_reports_to_authors called here once, for one chunk of
 REPORT_CHUNK_SIZE authors, under CaptureQueriesContext (a worker cannot be counted from outside).
 
 Environment: BENCH_REPORT_AUTHORS (10000,100000), BENCH_REPORT_POOLS (prefork:4,threads:4), BENCH_REPORT_WINDOW
@@ -111,12 +111,16 @@ def statements_per_chunk(sink, report_date):
     from django.test.utils import CaptureQueriesContext
 
     from publisher.models import ReportDelivery
-    from publisher.reports import eligible_author_id_chunks, send_reports_to_authors
+    from publisher.reports.eligibility import eligible_author_id_chunks
+    from publisher.reports.periods import DAILY, Period
+    from publisher.reports.sending import send_reports_to_authors
 
     ReportDelivery.objects.all().delete()  # the last run's: these authors would be skipped as already mailed
     chunk = next(eligible_author_id_chunks())
     with CaptureQueriesContext(connection) as statements:
-        sent = send_reports_to_authors(author_ids=chunk, period_start=report_date, task_id="bench-statements")["sent"]
+        sent = send_reports_to_authors(
+            author_ids=chunk, period=Period(DAILY, report_date), task_id="bench-statements"
+        ).as_result()["sent"]
     ReportDelivery.objects.all().delete()  # so that the report runs mail these authors too
     sink.reset()
     return f"{len(statements)} for {len(chunk)} authors, {sent} emails ({len(statements) - sent} besides one per email)"
@@ -124,10 +128,12 @@ def statements_per_chunk(sink, report_date):
 
 def ready_made_report(report_date):
     """One author's report as the bytes an SMTP client sends."""
-    from publisher.emails import view_count_report_email
-    from publisher.reports import build_reports, eligible_author_id_chunks
+    from publisher.reports.content import build_reports
+    from publisher.reports.eligibility import eligible_author_id_chunks
+    from publisher.reports.emails import view_count_report_email
+    from publisher.reports.periods import DAILY, Period
 
-    [report] = build_reports(author_ids=next(eligible_author_id_chunks())[:1], period_start=report_date)
+    [report] = build_reports(author_ids=next(eligible_author_id_chunks())[:1], period=Period(DAILY, report_date))
     email = view_count_report_email(report)
     return email.from_email, email.to, email.message().as_bytes(linesep="\r\n")
 
@@ -182,7 +188,7 @@ def run_report(sink, env, workdir, pool, concurrency, authors):
     try:
         peak = PeakMemory(worker.pid)
         cpu_before = common.cpu_seconds(common.process_tree(worker.pid))
-        app.send_task("publisher.tasks.send_view_count_report")
+        app.send_task("publisher.reports.tasks.queue_view_count_reports")
         bound = concurrency / SMTP_SECONDS
         # Long enough for every email at half the bound; else a window after the first email.
         deadline = time.monotonic() + 60 + 2 * authors / bound

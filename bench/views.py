@@ -11,9 +11,10 @@ weighs on every case alike:
        CPU on the server's cores), for comparison: (b3)'s ceiling;
   (r)  (a) plus the post page's one Redis call, for comparison: the floor of any page counting views in Redis;
   (c)  the tutorial's naive counter (`post.view_count += 1; post.save()`), not a target.
-flush_view_counts runs every second during the load, as beat runs it every minute. After each run the views
-counted in the database (after a final flush) are compared with the requests served, from gunicorn's access log
-(wrk abandons the requests in flight at its deadline, which the server still answers and counts).
+publisher.counting.flush_views (the flush_view_counts task's work) runs every second during the load, as beat
+runs it every minute. After each run the views counted in the database (after a final flush) are compared with
+the requests served, from gunicorn's access log (wrk abandons the requests in flight at its deadline, which the
+server still answers and counts).
 
 Environment: BENCH_ROUNDS (5), BENCH_SECONDS per case and round (10), BENCH_WARMUP_SECONDS (2),
 BENCH_SPREAD_WARMUP_SECONDS ((b3)'s warm-up, 30), BENCH_CASES (all; e.g. "b3" runs (a) and (b3)), BENCH_POSTS
@@ -246,9 +247,9 @@ def run_case(case, base_url, seconds, access_log):
     case.served += served
     case.other_answers += len(answers) - served
     if case.counted_posts:
-        from publisher.services import flush_view_counts
+        from publisher.counting import flush_views
 
-        flush_view_counts()  # the final flush: every view served so far is now in the database
+        flush_views()  # the final flush: every view served so far is now in the database
         case.counted += views_in_database(case) - before
     return run
 
@@ -272,7 +273,7 @@ def views_in_database(case):
 
 
 class flushing_every:
-    """flush_view_counts every `seconds` in a thread while the load runs, as beat would (only more often)."""
+    """flush_views every `seconds` in a thread while the load runs, as beat would (only more often)."""
 
     def __init__(self, seconds):
         self.seconds, self.done = seconds, threading.Event()
@@ -281,10 +282,10 @@ class flushing_every:
     def keep_flushing(self):
         from django.db import connection
 
-        from publisher.services import flush_view_counts
+        from publisher.counting import flush_views
 
         while not self.done.wait(self.seconds):
-            flush_view_counts()
+            flush_views()
         connection.close()
 
     def __enter__(self):

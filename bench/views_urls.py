@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import include, path
 from django.views.decorators.http import require_safe
 
-from publisher import view_buffer
+from publisher.counting.visit import visit_post_page
 from publisher.models import Post
 
 
@@ -20,9 +20,9 @@ def fixed_string(request):
 
 
 def fixed_string_and_the_redis_call(request):
-    """(r) (a) plus the post page's one Redis call (publisher.view_buffer.count_view, counting nothing): the least
-    any page that counts its views in Redis can cost, for comparison."""
-    view_buffer.count_view(0, date.today(), counted=False)
+    """(r) (a) plus the post page's one Redis call (publisher.counting.visit.visit_post_page, counting nothing): the
+    least any page that counts its views in Redis can cost, for comparison."""
+    visit_post_page("bench-redis-call", post_id=0, day=date.today(), counted=False)
     return HttpResponse("Hello from Django.\n", content_type="text/plain")
 
 

@@ -426,8 +426,8 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     page.locator("#id_password1").fill(author["password"])
     page.locator("#id_password2").fill(author["password"])
     # Filled by static/main/time_zone.js; Chromium's ICU names the zone by its older alias, which tzdata also has.
-    expect(page.locator("input[name=report_time_zone]")).to_have_value(re.compile(r"^Asia/Kath?mandu$"))
-    author_zone = page.locator("input[name=report_time_zone]").input_value()
+    expect(page.locator("input[name=time_zone]")).to_have_value(re.compile(r"^Asia/Kath?mandu$"))
+    author_zone = page.locator("input[name=time_zone]").input_value()
     screenshot(page, "signup")
     page.get_by_role("button", name="Sign up").click()
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
@@ -527,7 +527,7 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     # disabled, of the command's task for the author's today.
     admin.goto("/admin/django_celery_beat/periodictask/add/")
     admin.get_by_label("Name").fill(ONE_OFF_REPORT)
-    admin.get_by_label("Task (custom)").fill("publisher.tasks.send_view_count_report")
+    admin.get_by_label("Task (custom)").fill("publisher.reports.tasks.queue_view_count_reports")
     admin.get_by_label("Enabled").uncheck()
     admin.get_by_label("Interval Schedule").select_option(label="every 900 seconds")
     admin.locator("summary", has_text="Arguments").click()  # a collapsed fieldset
@@ -569,7 +569,7 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
         ),
         "the report run's stored result",
     ).get_by_role("link").first.click()
-    expect(admin.locator(".field-task_name .readonly")).to_have_text("publisher.tasks.send_view_count_report")
+    expect(admin.locator(".field-task_name .readonly")).to_have_text("publisher.reports.tasks.queue_view_count_reports")
     result = admin.locator(".field-result .readonly")
     for part in (f'"periods": ["daily {today.isoformat()}"]', '"authors": 1', '"queued": 1'):
         expect(result).to_contain_text(part)
@@ -586,19 +586,24 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     screenshot(flower, "flower")
     flower.goto("/tasks")
     expect(flower.locator("body")).to_contain_text(
-        "publisher.tasks.send_view_count_report", timeout=WAIT_TIMEOUT * 1000
+        "publisher.reports.tasks.queue_view_count_reports", timeout=WAIT_TIMEOUT * 1000
     )
     screenshot(flower, "flower-tasks")
     flower_context.close()
 
-    # 8. The report's unsubscribe link turns reports off, as the account page shows.
+    # 8. The report's unsubscribe link turns reports off, as the report settings page shows; the time zone the
+    # reports' days are in stays on the account page.
     page.locator("pre.email-text a[href*='/reports/unsubscribe/']").click()
     expect(page.get_by_role("heading", name="Turn off view-count reports?")).to_be_visible()
     screenshot(page, "unsubscribe")
     page.get_by_role("button", name="Turn off reports").click()
-    expect(page).to_have_url(f"{platform.url}/account/")
+    expect(page).to_have_url(f"{platform.url}/reports/settings/")
     expect(page.locator(".messages")).to_contain_text("View-count reports are turned off")
     expect(page.get_by_label("Email me a report of my posts' views")).to_have_value("off")
+    expect(page.locator("p.meta")).to_contain_text(author_zone)
+    screenshot(page, "report-settings")
+    page.get_by_role("link", name="change your time zone").click()
+    expect(page).to_have_url(f"{platform.url}/account/")
     expect(page.get_by_label("Time zone")).to_have_value(author_zone)
     screenshot(page, "account")
     author_context.close()

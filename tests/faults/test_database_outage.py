@@ -18,7 +18,7 @@ from django.db import connection
 from django_celery_results.models import TaskResult
 
 from publisher.models import ReportDelivery
-from publisher.tasks import send_view_count_report
+from publisher.reports.tasks import queue_view_count_reports
 from quick_publisher.celery import app as celery_app
 from tests.support.data import authors_with_posts
 from tests.support.processes import database_url
@@ -51,7 +51,7 @@ def test_database_unreachable_mid_report_run_tasks_retry_and_each_author_gets_on
         "cut-off", pool=pool, REPORT_CHUNK_SIZE=CHUNK, REPORT_CLAIM_LEASE=2, DATABASE_URL=through_proxy
     )
 
-    send_view_count_report.delay()
+    queue_view_count_reports.delay()
     accepted.wait_reached()
     database_proxy.cut(refuse=3)  # the worker's connection dies; its next three attempts are turned away
     accepted.open()  # the 250 goes out: the worker now tries to record the third report as sent

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from main.models import User
 from main.tasks import resend_missing_verifications
-from publisher import services, view_buffer
+from publisher import counting
+from publisher.counting import buffer
 from publisher.models import DailyPostViews, Post, ViewFlush
 from publisher.tasks import flush_view_counts
 from tests.factories import PASSWORD, PostFactory
@@ -150,15 +151,15 @@ def test_redis_stopping_after_a_flush_committed_does_not_count_the_batch_twice(p
     post_save.connect(stop_redis_as_the_batch_is_recorded, sender=ViewFlush, weak=False)
     try:
         with pytest.raises(redis.ConnectionError):  # dropping the batch, after the commit
-            services.flush_view_counts()
+            counting.flush_views()
     finally:
         post_save.disconnect(stop_redis_as_the_batch_is_recorded, sender=ViewFlush)
     assert database_counts(post) == (6, 6)
 
     private_redis.start()  # the batch is still in Redis, as views:flushing
-    assert view_buffer.unflushed_views(post.pk) == 6
-    assert services.flush_view_counts() == 0  # recognised as already flushed, and dropped
-    assert view_buffer.unflushed_views(post.pk) == 0
+    assert buffer.unflushed_views(post.pk) == 6
+    assert counting.flush_views() == 0  # recognised as already flushed, and dropped
+    assert buffer.unflushed_views(post.pk) == 0
     assert database_counts(post) == (6, 6)
 
 
@@ -177,6 +178,6 @@ def test_a_view_whose_redis_reply_times_out_is_counted_twice(private_redis):
         assert database_counts(post) == (1, 1)
     finally:
         private_redis.process.send_signal(signal.SIGCONT)
-    wait_until(lambda: view_buffer.unflushed_views(post.pk) == 2)  # Redis applied the increment after all
-    services.flush_view_counts()
+    wait_until(lambda: buffer.unflushed_views(post.pk) == 2)  # Redis applied the increment after all
+    counting.flush_views()
     assert database_counts(post) == (3, 3)  # two views served, three counted

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 from publisher.models import ReportDelivery
-from publisher.tasks import send_view_count_report
+from publisher.reports.tasks import queue_view_count_reports
 from tests.support.brokers import broker_is_amqp
 from tests.support.data import authors_with_posts
 from tests.support.waiting import wait_until
@@ -68,7 +68,7 @@ def test_a_worker_cut_off_mid_run_sends_nothing_twice_when_its_link_comes_back(
         **WORKER_SETTINGS,
     )
 
-    send_view_count_report.delay()  # as beat sends it
+    queue_view_count_reports.delay()  # as beat sends it
     held.wait_reached()
     cut_off_host.cut()
     # Its chunk: four sent, the fifth in flight, five more claimed; the second chunk waits in the queue.

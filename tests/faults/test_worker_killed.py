@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 
 from publisher.models import ReportDelivery
-from publisher.tasks import send_view_count_report
+from publisher.reports.tasks import queue_view_count_reports
 from tests.support.brokers import broker_is_amqp
 from tests.support.data import authors_with_posts
 from tests.support.waiting import wait_until
@@ -81,7 +81,7 @@ def test_worker_killed_before_a_report_is_accepted_every_author_gets_exactly_one
     held = smtp.hold_at_recipient(15)
     worker = start_doomed_worker(worker_processes, what_dies)
 
-    send_view_count_report.delay()  # as beat sends it
+    queue_view_count_reports.delay()  # as beat sends it
     held.wait_reached()
     kill(worker, what_dies)
     held.open()
@@ -108,7 +108,7 @@ def test_worker_killed_after_the_smtp_server_accepted_a_report_sends_that_one_ag
     accepted = smtp.hold_after_accepting(5)
     worker = worker_processes("doomed", pool="solo", **WORKER_SETTINGS)
 
-    send_view_count_report.delay()
+    queue_view_count_reports.delay()
     accepted.wait_reached()
     worker.kill()
     accepted.open()

@@ -1,7 +1,8 @@
 """Who may see and change what: every role against every admin and public URL that touches posts, users,
-report deliveries, task results and schedules.
+report deliveries, report preferences, task results and schedules.
 
-Authors see and change only their own posts, and nothing of users, schedules or task results. Another author's
+Authors see and change only their own posts, and nothing of users, others' report preferences, schedules or task
+results. Another author's
 post is a 404 (or 403) through every URL, never their data. Drafts are never public, not even to their author.
 """
 
@@ -13,8 +14,8 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from django_celery_results.models import TaskResult
 
 from main.models import User
-from publisher.models import DailyPostViews, Post, ReportDelivery
-from publisher.services import make_author
+from publisher.authors import make_author
+from publisher.models import DailyPostViews, Post, ReportDelivery, ReportPreferences
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,10 @@ def world():
         UNVERIFIED_STAFF: UserFactory(email="unverified-staff@example.com", is_staff=True),
         UNVERIFIED_AUTHOR: unverified_author,
         AUTHOR_A: AuthorFactory(email="a@example.com", full_name="Author A"),
-        AUTHOR_B: AuthorFactory(email="b@example.com", full_name="Author B"),
+        # B's report preferences differ from everyone else's (the defaults), so that a page showing them is seen.
+        AUTHOR_B: AuthorFactory(
+            email="b@example.com", full_name="Author B", reports__frequency="weekly", reports__hour=17
+        ),
         SUPERUSER: User.objects.create_superuser(email="root@example.com", password="x", full_name="Root"),
     }
     b = users[AUTHOR_B]
@@ -134,6 +138,11 @@ def admin_urls(w):
         f"/admin/auth/group/{w['authors_group'].pk}/change/": SUPERUSER_ONLY,
         # Reports and views
         "/admin/publisher/reportdelivery/": SUPERUSER_ONLY,
+        "/admin/publisher/reportpreferences/": SUPERUSER_ONLY,
+        **{
+            f"/admin/publisher/reportpreferences/{w['users'][AUTHOR_B].pk}/{page}/": SUPERUSER_ONLY
+            for page in ("change", "history")
+        },
         f"/admin/publisher/reportdelivery/{w['delivery'].pk}/change/": SUPERUSER_ONLY,
         "/admin/publisher/dailypostviews/": SUPERUSER_ONLY,
         f"/admin/publisher/dailypostviews/{w['daily_views'].pk}/change/": SUPERUSER_ONLY,
@@ -207,7 +216,15 @@ def test_the_changelist_shows_only_what_the_role_may_see(client, world, role):
     if role == AUTHOR_A:
         assert "A&#x27;s draft" in client.get("/admin/publisher/post/").content.decode()
     index = client.get("/admin/").content.decode()
-    for model in ("Users", "Groups", "Periodic tasks", "Task results", "Report deliveries", "Daily post views"):
+    for model in (
+        "Users",
+        "Groups",
+        "Periodic tasks",
+        "Task results",
+        "Report deliveries",
+        "Report preferences",
+        "Daily post views",
+    ):
         assert (model in index) == (role == SUPERUSER), (model, role)
 
 
@@ -310,7 +327,10 @@ def test_authors_cannot_write_users_groups_schedules_or_task_results(client, wor
         f"/admin/django_celery_beat/periodictask/{world['periodic_task'].pk}/delete/": {"post": "yes"},
         f"/admin/django_celery_results/taskresult/{world['task_result'].pk}/delete/": {"post": "yes"},
         f"/admin/publisher/reportdelivery/{world['delivery'].pk}/delete/": {"post": "yes"},
+        f"/admin/publisher/reportpreferences/{b.pk}/change/": {"frequency": "off", "hour": "3"},
+        "/admin/publisher/reportpreferences/": {"action": "send_latest_report_now", "_selected_action": [b.pk]},
     }
+    b_preferences = ReportPreferences.objects.filter(pk=b.pk).values().get()
     periodic_tasks = PeriodicTask.objects.count()
     for url, data in attempts.items():
         assert client.post(url, data).status_code == 403, url
@@ -322,6 +342,8 @@ def test_authors_cannot_write_users_groups_schedules_or_task_results(client, wor
     assert PeriodicTask.objects.count() == periodic_tasks
     assert TaskResult.objects.filter(pk=world["task_result"].pk).exists()
     assert ReportDelivery.objects.filter(pk=world["delivery"].pk).exists()
+    assert ReportPreferences.objects.filter(pk=b.pk).values().get() == b_preferences
+    assert ReportDelivery.objects.count() == 1  # the action queued no report
 
 
 def test_unverified_authors_cannot_publish_by_form_action_or_change(client, world):
@@ -364,3 +386,23 @@ def test_the_account_page_shows_only_the_visitors_own_data(client, world, role):
     page = response.content.decode()
     assert world["users"][role].email in page
     assert world["users"][AUTHOR_B].email not in page
+
+
+@pytest.mark.parametrize("role", [ANONYMOUS, UNVERIFIED, AUTHOR_A, AUTHOR_B])
+def test_the_report_settings_page_shows_only_the_visitors_own_preferences(client, world, role):
+    client = client_for(client, world, role)
+    response = client.get("/reports/settings/")
+    if role == ANONYMOUS:
+        assert response.status_code == 302 and response.url.startswith("/login/")
+        return
+    me = world["users"][role]
+    assert response.status_code == 200
+    assert response.context["preferences"].pk == me.pk
+    assert response.context["form"].instance.pk == me.pk
+    page = response.content.decode()
+    mine = ReportPreferences.objects.get(pk=me.pk)
+    assert f'<option value="{mine.hour}" selected>' in page
+    assert f'<option value="{mine.frequency}" selected>' in page
+    if role != AUTHOR_B:  # B's weekly reports at 17:00 are nobody else's business
+        assert '<option value="17" selected>' not in page and '<option value="weekly" selected>' not in page
+    assert world["users"][AUTHOR_B].email not in page or role == AUTHOR_B

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from main.models import User
-from publisher import view_buffer
-from publisher.models import Post
-from publisher.tokens import make_unsubscribe_token
+from publisher.models import Post, ReportPreferences
+from publisher.reports.tokens import make_unsubscribe_token
+from quick_publisher import redis_client
 from tests.factories import PASSWORD, AuthorFactory, DraftFactory, PostFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -150,6 +150,7 @@ PUBLIC_PATHS = [
     "/verify/{uuid}/",
     "/verify/resend/",
     "/account/",
+    "/reports/settings/",
     "/password-reset/",
     "/password-reset/sent/",
     "/password-reset/{uidb64}/{reset_token}/",
@@ -162,7 +163,7 @@ PUBLIC_PATHS = [
 
 def forget_rate_limits():
     """Each example starts with fresh limits, so that the forms themselves are exercised, not only the 429."""
-    redis = view_buffer.client()
+    redis = redis_client.client()
     for key in redis.scan_iter(match="*rl:*", count=1000):
         redis.delete(key)
 
@@ -415,28 +416,20 @@ def test_resend_and_reset_forms_refuse_hostile_addresses(site, path, email):
     assert row_counts() == before
 
 
+HOSTILE_FREQUENCIES = st.sampled_from(["", "daily", "weekly", "off", "\x00", "1" * 1000])
+HOSTILE_TIME_ZONES = st.sampled_from(["UTC", "Asia/Kathmandu", "", "Mars/Olympus", "../etc/passwd", "\x00", "x" * 100])
+HOSTILE_HOURS = st.sampled_from(["0", "23", "24", "-1", "7.5", "", "\x00"])
+
+
 @bounded
-@given(
-    full_name=nasty_text,
-    report_frequency=st.sampled_from(["", "daily", "weekly", "off", "\x00", "1" * 1000]),
-    report_time_zone=st.sampled_from(["UTC", "Asia/Kathmandu", "", "Mars/Olympus", "../etc/passwd", "\x00", "x" * 100]),
-    report_hour=st.sampled_from(["0", "23", "24", "-1", "7.5", "", "\x00"]),
-)
-def test_account_form_refuses_or_cleans_hostile_names(site, full_name, report_frequency, report_time_zone, report_hour):
+@given(full_name=nasty_text, time_zone=HOSTILE_TIME_ZONES)
+def test_account_form_refuses_or_cleans_hostile_names(site, full_name, time_zone):
     user = site["author"]
     User.objects.filter(pk=user.pk).update(full_name="Kept Name")
     client = hostile_client()
     client.force_login(user)
     before = row_counts()
-    response = client.post(
-        "/account/",
-        {
-            "full_name": full_name,
-            "report_frequency": report_frequency,
-            "report_time_zone": report_time_zone,
-            "report_hour": report_hour,
-        },
-    )
+    response = client.post("/account/", {"full_name": full_name, "time_zone": time_zone})
     assert_answered(response, "account")
     assert row_counts() == before
     user.refresh_from_db()
@@ -446,6 +439,27 @@ def test_account_form_refuses_or_cleans_hostile_names(site, full_name, report_fr
     else:
         assert response.status_code == 200
         assert user.full_name == "Kept Name"
+
+
+@bounded
+@given(frequency=HOSTILE_FREQUENCIES, hour=HOSTILE_HOURS)
+def test_report_settings_form_refuses_hostile_choices(site, frequency, hour):
+    """The report frequency and hour, once on the account form, are on the report settings page."""
+    user = site["author"]
+    ReportPreferences.objects.filter(pk=user.pk).update(frequency="weekly", hour=9)
+    client = hostile_client()
+    client.force_login(user)
+    before = row_counts()
+    response = client.post("/reports/settings/", {"frequency": frequency, "hour": hour})
+    assert_answered(response, "report settings")
+    assert row_counts() == before
+    preferences = ReportPreferences.objects.get(pk=user.pk)
+    if response.status_code == 302:
+        assert (preferences.frequency, str(preferences.hour)) == (frequency, hour)
+        assert frequency in {"daily", "weekly", "off"} and 0 <= preferences.hour <= 23
+    else:
+        assert response.status_code == 200
+        assert (preferences.frequency, preferences.hour) == ("weekly", 9)
 
 
 @bounded
@@ -485,7 +499,7 @@ def test_unsubscribe_refuses_hostile_tokens(site, token, method):
     response = hostile_client().generic(method, f"/reports/unsubscribe/{token}/")
     assert_answered(response, token)
     assert response.status_code in {400, 404}
-    assert User.objects.filter(report_frequency="off").count() == 0
+    assert ReportPreferences.objects.filter(frequency="off").count() == 0
 
 
 # --- Requests that are wrong as a whole ----------------------------------------------------------------
@@ -497,6 +511,7 @@ FORMS = {
     "/verify/resend/": {"email": "unverified@example.com"},
     "/password-reset/": {"email": "author@example.com"},
     "/account/": {"full_name": "Changed Without A Token"},
+    "/reports/settings/": {"frequency": "off", "hour": "3"},
     "/logout/": {},
 }
 
@@ -505,7 +520,7 @@ FORMS = {
 @pytest.mark.parametrize("token", [None, "forged-token-" + "x" * 51])
 def test_forms_without_a_valid_csrf_token_are_refused_and_change_nothing(site, path, token):
     client = hostile_client(enforce_csrf_checks=True)
-    logged_in = path in {"/account/", "/logout/", "verify"}
+    logged_in = path in {"/account/", "/reports/settings/", "/logout/", "verify"}
     if logged_in:
         client.force_login(site["unverified"] if path == "verify" else site["author"])
     data = dict(FORMS.get(path, {}))
@@ -523,6 +538,7 @@ def test_forms_without_a_valid_csrf_token_are_refused_and_change_nothing(site, p
     site["author"].refresh_from_db()
     site["unverified"].refresh_from_db()
     assert site["author"].full_name != "Changed Without A Token"
+    assert ReportPreferences.objects.get(pk=site["author"].pk).frequency != "off"
     assert site["author"].check_password(PASSWORD)
     assert not site["unverified"].is_verified
     assert ("_auth_user_id" in client.session) == logged_in
@@ -533,8 +549,7 @@ def test_unsubscribe_takes_a_one_click_post_without_csrf_by_design(site):
     client = hostile_client(enforce_csrf_checks=True)
     response = client.post(f"/reports/unsubscribe/{site['unsubscribe_token']}/", {"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
-    site["author"].refresh_from_db()
-    assert site["author"].report_frequency == "off"
+    assert ReportPreferences.objects.get(pk=site["author"].pk).frequency == "off"
 
 
 @pytest.mark.parametrize("path", ["/signup/", "/login/", "/admin/login/", "/verify/resend/", "/password-reset/"])

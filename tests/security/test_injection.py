@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from main.models import User
 from publisher.rendering import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, ALLOWED_URL_SCHEMES, render_markdown
-from publisher.reports import send_reports_to_authors
+from publisher.reports.periods import DAILY, Period
+from publisher.reports.sending import send_reports_to_authors
 from tests.factories import PASSWORD, AuthorFactory, PostFactory, UserFactory
 from tests.support.smtp import html_body, text_body
 from tests.support.waiting import wait_until
@@ -66,9 +67,9 @@ def test_a_title_and_a_name_with_cr_lf_cannot_add_headers_to_a_report(smtp_serve
     PostFactory(author=author, title="Title\r\nBcc: evil@example.com\r\nX-Injected: yes")
     PostFactory(author=author, title="Bcc: evil@example.com\nReply-To: evil@example.com")
     result = send_reports_to_authors(
-        author_ids=[author.pk], period_start=timezone.localdate(), task_id="injection-test"
+        author_ids=[author.pk], period=Period(DAILY, timezone.localdate()), task_id="injection-test"
     )
-    assert result["sent"] == 1
+    assert result.as_result()["sent"] == 1
     [message] = smtp_server.wait_for(1)
     assert_no_injected_headers(message, "writer@example.com")
     assert "Title" in text_body(message)
@@ -129,7 +130,7 @@ def test_markup_in_a_name_is_escaped_in_the_html_part_and_plain_in_the_text_part
 def test_markup_in_titles_and_names_is_escaped_in_the_report(smtp_server):
     author = AuthorFactory(email="writer@example.com", full_name=MARKUP)
     PostFactory(author=author, title=f"Title {MARKUP}")
-    send_reports_to_authors(author_ids=[author.pk], period_start=timezone.localdate(), task_id="markup-test")
+    send_reports_to_authors(author_ids=[author.pk], period=Period(DAILY, timezone.localdate()), task_id="markup-test")
     [message] = smtp_server.wait_for(1)
     body = html_body(message)
     assert "<script>" not in body and "<img src=x" not in body
