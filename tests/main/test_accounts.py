@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from main.models import User
+from publisher.models import ReportPreferences
 from tests.factories import PASSWORD, AuthorFactory, UserFactory
 from tests.support.smtp import html_body, text_body
 from tests.support.waiting import wait_until
@@ -101,16 +102,17 @@ def test_wrong_password_is_a_form_error(client):
 
 
 @pytest.mark.django_db
-def test_account_page_turns_reports_off_and_on(client):
+def test_account_page_saves_the_name_and_report_settings_turn_reports_off_and_on(client):
     user = AuthorFactory()
     client.force_login(user)
-    choice = {"report_time_zone": "UTC", "report_hour": "7"}
-    assert client.post("/account/", {"full_name": "New Name", "report_frequency": "off", **choice}).status_code == 302
+    assert client.post("/account/", {"full_name": "New Name", "time_zone": "UTC"}).status_code == 302
+    assert client.post("/reports/settings/", {"frequency": "off", "hour": "7"}).status_code == 302
     user.refresh_from_db()
-    assert user.full_name == "New Name" and user.report_frequency == "off" and user.next_report_at is None
-    client.post("/account/", {"full_name": "New Name", "report_frequency": "daily", **choice})
-    user.refresh_from_db()
-    assert user.report_frequency == "daily" and user.next_report_at is not None
+    preferences = ReportPreferences.objects.get(pk=user.pk)
+    assert user.full_name == "New Name" and preferences.frequency == "off" and preferences.next_report_at is None
+    client.post("/reports/settings/", {"frequency": "daily", "hour": "7"})
+    preferences = ReportPreferences.objects.get(pk=user.pk)
+    assert preferences.frequency == "daily" and preferences.next_report_at is not None
 
 
 @pytest.mark.django_db

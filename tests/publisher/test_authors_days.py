@@ -7,8 +7,10 @@ import redis
 import time_machine
 from django.test import Client
 
-from publisher import services, view_buffer
+from publisher import counting
+from publisher.counting import visit
 from publisher.models import DailyPostViews
+from publisher.page_cache import versions
 from tests.factories import AuthorFactory, PostFactory
 from tests.support.redis_state import record_view
 
@@ -36,7 +38,7 @@ def read_as(client, post):
 @pytest.mark.parametrize("zone, midnight", MIDNIGHTS)
 def test_views_either_side_of_the_authors_midnight_land_on_their_two_days(zone, midnight, settings):
     settings.TIME_ZONE = "UTC"
-    post = PostFactory(author=AuthorFactory(report_time_zone=zone))
+    post = PostFactory(author=AuthorFactory(time_zone=zone))
     anonymous, signed_in = Client(), Client()
     signed_in.force_login(AuthorFactory())
     # Rendered, then from the post page cache, for an anonymous and a signed-in reader: 3 + 3 each side.
@@ -48,19 +50,19 @@ def test_views_either_side_of_the_authors_midnight_land_on_their_two_days(zone, 
         for _ in range(3):
             read_as(anonymous, post)
             read_as(signed_in, post)
-    services.flush_view_counts()
+    counting.flush_views()
     assert daily_rows(post) == {date(2026, 11, 30): 6, date(2026, 12, 1): 6}
 
 
 @pytest.mark.django_db
 def test_with_redis_down_the_view_is_counted_in_the_database_on_the_authors_day(monkeypatch):
-    post = PostFactory(author=AuthorFactory(report_time_zone="Pacific/Kiritimati"))
+    post = PostFactory(author=AuthorFactory(time_zone="Pacific/Kiritimati"))
 
     def redis_down(*args, **kwargs):
         raise redis.ConnectionError("down")
 
-    monkeypatch.setattr(view_buffer, "count_view", redis_down)
-    monkeypatch.setattr(view_buffer, "page_version", redis_down)
+    monkeypatch.setattr(visit, "run_script", redis_down)  # the visit's one round trip: count and read
+    monkeypatch.setattr(versions, "run_script", redis_down)  # a page's version, read before rendering it
     with time_machine.travel(datetime(2026, 11, 30, 10, 30, tzinfo=UTC), tick=False):  # 00:30 on 1 Dec there
         read_as(Client(), post)
         record_view(post)
@@ -71,16 +73,16 @@ def test_with_redis_down_the_view_is_counted_in_the_database_on_the_authors_day(
 def test_a_zone_change_counts_new_views_on_the_new_days_and_keeps_the_old_ones(
     client, django_capture_on_commit_callbacks
 ):
-    author = AuthorFactory(report_time_zone="Pacific/Kiritimati")
+    author = AuthorFactory(time_zone="Pacific/Kiritimati")
     post = PostFactory(author=author)
     instant = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # 1 Dec 02:00 in Kiritimati, 30 Nov 01:00 in Pago Pago
     with time_machine.travel(instant, tick=False):
         read_as(client, post)  # cached now, with the author's zone
         client.force_login(author)
-        choice = {"full_name": author.full_name, "report_frequency": "daily", "report_hour": "7"}
+        account = {"full_name": author.full_name, "time_zone": "Pacific/Pago_Pago"}
         with django_capture_on_commit_callbacks(execute=True):
-            assert client.post("/account/", {**choice, "report_time_zone": "Pacific/Pago_Pago"}).status_code == 302
+            assert client.post("/account/", account).status_code == 302
         client.logout()
         read_as(client, post)  # the cached page carried the old zone: the change renewed it
-    services.flush_view_counts()
+    counting.flush_views()
     assert daily_rows(post) == {date(2026, 12, 1): 1, date(2026, 11, 30): 1}

@@ -7,10 +7,10 @@ from django.urls import get_resolver
 from django.urls.resolvers import URLPattern, URLResolver
 from django.utils import timezone
 
-from publisher import view_buffer
+from publisher.counting import buffer
 from publisher.models import Post
+from publisher.posts import RESERVED_SLUGS, save_post, unique_slug
 from publisher.rendering import excerpt_from_html, render_markdown
-from publisher.services import RESERVED_SLUGS, save_post, unique_slug
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -172,7 +172,7 @@ def test_published_at_is_set_on_first_publish_only(client):
 @pytest.mark.django_db
 def test_an_unverified_staff_user_cannot_publish(client):
     user = UserFactory(is_staff=True)
-    from publisher.services import make_author
+    from publisher.authors import make_author
 
     make_author(user)
     client.force_login(user)
@@ -224,8 +224,8 @@ def test_the_admin_shows_the_views_the_page_shows_before_any_flush_read_in_one_r
     for n in (1, 2, 3):
         assert f"Viewed {n} time" in client.get(f"/{read.slug}/", HTTP_USER_AGENT=BROWSER).content.decode()
     calls = []
-    views_of_posts = view_buffer.views_of_posts
-    monkeypatch.setattr(view_buffer, "views_of_posts", lambda ids: calls.append(sorted(ids)) or views_of_posts(ids))
+    views_of_posts = buffer.views_of_posts
+    monkeypatch.setattr(buffer, "views_of_posts", lambda ids: calls.append(sorted(ids)) or views_of_posts(ids))
     client.force_login(author)
     page = client.get("/admin/publisher/post/").content.decode()
     assert re.search(r"Read three times.*?field-views[^>]*>3<", page, re.S)

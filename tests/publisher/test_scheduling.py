@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from publisher import schedules
+from publisher import periodic_tasks
 from publisher.models import Post
 from quick_publisher.celery import app as celery_app
 from tests.factories import AuthorFactory, DraftFactory, UserFactory
@@ -35,7 +35,7 @@ def test_a_post_scheduled_a_few_seconds_ahead_is_hidden_then_published_once_by_t
     post = Post.objects.get()
     assert post.status == Post.Status.SCHEDULED and post.publish_at == publish_at and post.published_at is None
     client.logout()
-    stored = PeriodicTask.objects.get(name=schedules.PUBLISH_SCHEDULED)
+    stored = PeriodicTask.objects.get(name=periodic_tasks.PUBLISH_SCHEDULED)
     assert stored.enabled and stored.interval.every == 60  # within a minute of its time
 
     def run_the_stored_task():
@@ -73,7 +73,7 @@ def test_bad_schedules_are_form_errors(client, change, error):
 
 @pytest.mark.django_db
 def test_an_unverified_author_cannot_schedule(client):
-    from publisher.services import make_author
+    from publisher.authors import make_author
 
     user = UserFactory(is_staff=True)
     make_author(user)
@@ -85,7 +85,7 @@ def test_an_unverified_author_cannot_schedule(client):
 
 @pytest.mark.django_db
 def test_unscheduling_returns_the_post_to_draft_and_it_never_goes_live(client):
-    from publisher.services import publish_due_posts
+    from publisher.posts import publish_due_posts
 
     author = AuthorFactory()
     post = DraftFactory(author=author, status=Post.Status.SCHEDULED, publish_at=timezone.now() + timedelta(minutes=1))
@@ -98,7 +98,7 @@ def test_unscheduling_returns_the_post_to_draft_and_it_never_goes_live(client):
 
 @pytest.mark.django_db
 def test_the_time_of_a_scheduled_post_is_entered_in_the_authors_zone(client):
-    author = AuthorFactory(report_time_zone="Asia/Kolkata")  # UTC+05:30
+    author = AuthorFactory(time_zone="Asia/Kolkata")  # UTC+05:30
     client.force_login(author)
     data = {**POST_FORM, "status": "scheduled", "publish_at_0": "2099-01-01", "publish_at_1": "10:00:00"}
     assert client.post(ADD, data).status_code == 302

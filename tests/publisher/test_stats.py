@@ -104,7 +104,7 @@ def test_a_superuser_sees_the_today_of_an_author_whose_day_began_first(admin_cli
     import time_machine
 
     with time_machine.travel("2026-11-30 20:00:00+00:00", tick=False):  # 1 December already in Kiritimati (+14)
-        author = AuthorFactory(report_time_zone="Pacific/Kiritimati")
+        author = AuthorFactory(time_zone="Pacific/Kiritimati")
         post = PostFactory(author=author, title="Written on the first")
         DailyPostViews.objects.create(post=post, date="2026-12-01", views=4, readers=3)
         page = admin_client.get(STATS).content.decode()

@@ -15,9 +15,14 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from publisher import post_page_cache, services, view_buffer
+from publisher import counting
+from publisher.counting import buffer
+from publisher.counting import flush as counting_flush
 from publisher.models import DailyPostViews, Post, ViewFlush
+from publisher.page_cache import invalidation, store, versions
+from publisher.posts import delete_posts, publish_due_posts, publish_posts, save_post, unpublish_posts
 from publisher.tasks import flush_view_counts
+from quick_publisher import redis_client
 from quick_publisher.redis_server import free_port
 from tests.factories import PostFactory, UserFactory
 from tests.support.redis_state import record_view
@@ -43,9 +48,9 @@ def database_views(post):
 def redis_at_dead_port(settings):
     """The view buffer talks to a port where nothing listens, as when Redis is down."""
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
-    view_buffer.client.cache_clear()
+    redis_client.client.cache_clear()
     yield
-    view_buffer.client.cache_clear()
+    redis_client.client.cache_clear()
 
 
 def run_in_thread(target):
@@ -75,7 +80,7 @@ def test_the_page_shows_the_database_count_plus_the_unflushed_views(client):
     record_view(post)
     assert "Viewed 43 times" in view(client, post).content.decode()
     assert "Viewed 43 times" in view(client, post, user_agent="Googlebot/2.1").content.decode()  # shown, not counted
-    services.flush_view_counts()
+    counting.flush_views()
     assert "Viewed 44 times" in view(client, post).content.decode()
     assert database_views(post)[0] == 43
 
@@ -96,8 +101,8 @@ def test_bots_are_not_counted(client, user_agent):
     post = PostFactory()
     response = view(client, post, user_agent=user_agent)
     assert response.status_code == 200 and "Viewed 0 times" in response.content.decode()
-    assert services.current_view_count(post) == 0
-    services.flush_view_counts()
+    assert counting.shown_views_of_post(post) == 0
+    counting.flush_views()
     assert database_views(post) == (0, 0)
 
 
@@ -106,24 +111,24 @@ def test_head_requests_are_not_counted_and_other_methods_are_refused(client):
     post = PostFactory()
     assert view(client, post, method="head").status_code == 200
     assert view(client, post, method="post").status_code == 405
-    assert services.current_view_count(post) == 0
+    assert counting.shown_views_of_post(post) == 0
     assert view(client, post).status_code == 200
-    assert services.current_view_count(post) == 1
+    assert counting.shown_views_of_post(post) == 1
 
 
 @pytest.mark.django_db
 def test_views_are_kept_per_day_of_the_author_as_well_as_in_total():
-    post = PostFactory(view_count=5, author__report_time_zone=EARLIEST_TIME_ZONE.key)
+    post = PostFactory(view_count=5, author__time_zone=EARLIEST_TIME_ZONE.key)
     later_day = timezone.localdate(timezone=EARLIEST_TIME_ZONE)
     DailyPostViews.objects.create(post=post, date=later_day, views=5)  # flushed earlier that day
     for _ in range(3):
         record_view(post)
-    post.author.report_time_zone = LATEST_TIME_ZONE.key  # the author moved: new views go on their new days
+    post.author.time_zone = LATEST_TIME_ZONE.key  # the author moved: new views go on their new days
     earlier_day = timezone.localdate(timezone=LATEST_TIME_ZONE)
     assert record_view(post) == 5 + 4
     assert earlier_day < later_day
 
-    assert services.flush_view_counts() == 4
+    assert counting.flush_views() == 4
     assert dict(DailyPostViews.objects.filter(post=post).values_list("date", "views")) == {later_day: 8, earlier_day: 1}
     assert database_views(post) == (9, 9)
 
@@ -147,7 +152,7 @@ def test_a_cached_page_is_served_without_the_database_and_is_the_rendered_page(c
     with django_assert_num_queries(0):
         assert "Viewed 2 times" in view(client, post).content.decode()
         assert view(client, post, method="head").status_code == 200
-    assert services.current_view_count(post) == 2
+    assert counting.shown_views_of_post(post) == 2
 
 
 @pytest.mark.django_db
@@ -156,7 +161,7 @@ def test_a_page_another_process_rendered_comes_from_the_shared_cache_without_the
 ):
     post = PostFactory(title="Rendered elsewhere")
     rendered = view(client, post, user_agent="Googlebot/2.1")  # rendered and cached in both tiers, not counted
-    post_page_cache.post_page_cache().clear()  # as in a process that has not served it
+    store.process_cache().clear()  # as in a process that has not served it
     with django_assert_num_queries(0):
         kept = view(client, post)
     assert kept.content.decode() == rendered.content.decode().replace("Viewed 0 times", "Viewed 1 time")
@@ -183,16 +188,16 @@ def test_when_redis_refuses_a_cached_pages_view_the_request_tries_redis_once_and
     post = PostFactory()
     view(client, post)
     view(client, post)  # cached in both tiers, and two views buffered
-    services.flush_view_counts()
+    counting.flush_views()
     if held_by == "only the shared cache":
-        post_page_cache.post_page_cache().clear()  # as in a process that has not served the page
+        store.process_cache().clear()  # as in a process that has not served the page
     dead = f"redis://127.0.0.1:{free_port()}/0"  # Redis went away
     settings.REDIS_URL = dead
     settings.CACHES = {
         **settings.CACHES,
         "shared_post_pages": {**settings.CACHES["shared_post_pages"], "LOCATION": dead},
     }
-    view_buffer.client.cache_clear()
+    redis_client.client.cache_clear()
     connects = []
     connect = redis.connection.AbstractConnection.connect
 
@@ -204,7 +209,7 @@ def test_when_redis_refuses_a_cached_pages_view_the_request_tries_redis_once_and
     try:
         response = view(client, post)
     finally:
-        view_buffer.client.cache_clear()
+        redis_client.client.cache_clear()
     assert response.status_code == 200 and "Viewed 3 times" in response.content.decode()
     assert len(connects) == 1  # the page's count, or the shared cache's read: the view did not try again
     assert database_views(post) == (3, 3)
@@ -214,10 +219,10 @@ def test_when_redis_refuses_a_cached_pages_view_the_request_tries_redis_once_and
 def test_a_cached_page_still_counts_after_redis_lost_its_scripts(client):
     post = PostFactory()
     view(client, post)  # rendered, and cached
-    view_buffer.client().script_flush()  # as after a Redis restart or failover, with the data kept
+    redis_client.client().script_flush()  # as after a Redis restart or failover, with the data kept
     assert "Viewed 2 times" in view(client, post).content.decode()
     assert "Viewed 3 times" in view(client, post).content.decode()
-    assert view_buffer.unflushed_views(post.pk) == 3
+    assert buffer.unflushed_views(post.pk) == 3
 
 
 @pytest.mark.django_db
@@ -246,11 +251,11 @@ def test_cached_pages_follow_every_change_to_what_they_show(client, django_captu
         return view(client, post)
 
     post.title = "Second title"
-    assert "Second title" in changed(lambda: services.save_post(post)).content.decode()
+    assert "Second title" in changed(lambda: save_post(post)).content.decode()
     post.author.full_name = "Ada Lovelace"
     assert "Ada Lovelace" in changed(post.author.save).content.decode()
-    assert changed(lambda: services.unpublish_posts(posts=Post.objects.all())).status_code == 404
-    assert changed(lambda: services.publish_posts(posts=Post.objects.all(), user=post.author)).status_code == 200
+    assert changed(lambda: unpublish_posts(posts=Post.objects.all())).status_code == 404
+    assert changed(lambda: publish_posts(posts=Post.objects.all(), user=post.author)).status_code == 200
     assert changed(lambda: Post.objects.filter(pk=post.pk).delete()).status_code == 404
 
 
@@ -258,15 +263,15 @@ def test_cached_pages_follow_every_change_to_what_they_show(client, django_captu
 def test_only_changes_that_show_on_post_pages_invalidate_the_post_page_cache(client):
     """Sign-ups and logins save users too, and must not wait on Redis for pages they do not change."""
     post = PostFactory()
-    version = view_buffer.page_version(post.slug)
+    version = versions.current_page_version(post.slug)
     reader = UserFactory()
     client.force_login(reader)  # saves last_login
     reader.full_name = "A reader with no posts"
     reader.save()
-    assert view_buffer.page_version(post.slug) == version
+    assert versions.current_page_version(post.slug) == version
     post.author.full_name = "Renamed author"
     post.author.save()
-    assert view_buffer.page_version(post.slug) != version
+    assert versions.current_page_version(post.slug) != version
 
 
 @pytest.mark.django_db
@@ -282,9 +287,9 @@ def test_a_change_to_one_post_leaves_the_other_pages_cached(
     view(client, other)
     with django_capture_on_commit_callbacks(execute=True):
         edited.title = "Edited"
-        services.save_post(edited)
-        services.unpublish_posts(posts=Post.objects.filter(pk=drafted.pk))
-        services.publish_due_posts()
+        save_post(edited)
+        unpublish_posts(posts=Post.objects.filter(pk=drafted.pk))
+        publish_due_posts()
     with django_assert_num_queries(1 if signed_in else 0):  # a signed-in reader's own user, nothing for the page
         assert view(client, other).status_code == 200
     assert "Edited" in view(client, edited).content.decode()
@@ -301,7 +306,7 @@ def test_a_cached_page_is_gone_from_the_address_its_post_moved_from(
     assert view(client, post).status_code == 200  # cached at /first-address/
     post.slug = "second-address"
     with django_capture_on_commit_callbacks(execute=True):
-        services.save_post(post)
+        save_post(post)
     assert client.get("/first-address/").status_code == 404
     assert view(client, post).status_code == 200
 
@@ -310,9 +315,9 @@ def test_a_cached_page_is_gone_from_the_address_its_post_moved_from(
 def test_a_page_version_outlives_every_page_cached_under_an_older_one():
     """A page's version expires when no page can still be cached under an older one, and not before."""
     post = PostFactory()
-    post_page_cache.invalidate_post_pages([post.slug])
-    ttl = view_buffer.client().ttl(view_buffer.page_version_key(post.slug))
-    assert post_page_cache.cache_timeout() < ttl <= 2 * post_page_cache.cache_timeout()
+    invalidation.invalidate_pages([post.slug])
+    ttl = redis_client.client().ttl(versions.page_version_key(post.slug))
+    assert store.cache_timeout() < ttl <= 2 * store.cache_timeout()
 
 
 @pytest.mark.django_db
@@ -320,12 +325,12 @@ def test_a_cached_page_shows_the_views_of_a_flush_in_progress_and_after_it(clien
     post = PostFactory(view_count=10)
     view(client, post)
     view(client, post)  # cached, with 10 views in the database and 2 buffered
-    view_buffer.take_batch()  # a flush takes the 2...
+    buffer.take_batch()  # a flush takes the 2...
     assert "Viewed 13 times" in view(client, post).content.decode()  # ...while this view arrives
-    assert services.flush_view_counts() == 2  # the database now has 12, and Redis knows it
+    assert counting.flush_views() == 2  # the database now has 12, and Redis knows it
     with django_assert_num_queries(0):
         assert "Viewed 14 times" in view(client, post).content.decode()
-    assert services.flush_view_counts() == 2
+    assert counting.flush_views() == 2
     assert database_views(post)[0] == 14
 
 
@@ -335,7 +340,7 @@ def test_a_cached_page_does_not_outlive_redis_losing_its_data(client):
     view(client, post)
     Post.objects.filter(pk=post.pk).update(title="Changed behind the site's back")
     assert "Changed behind" not in view(client, post).content.decode()  # cached
-    view_buffer.client().flushdb()  # as when Redis restarts empty: the version starts again from its clock
+    redis_client.client().flushdb()  # as when Redis restarts empty: the version starts again from its clock
     page = view(client, post).content.decode()
     # The count is read again from the database (the two buffered views went with Redis's data), plus this view.
     assert "Changed behind" in page and "Viewed 1 time" in page
@@ -343,7 +348,7 @@ def test_a_cached_page_does_not_outlive_redis_losing_its_data(client):
 
 def test_the_post_page_cache_expires_its_pages():
     """So that an invalidation lost to a Redis outage keeps no page stale for long."""
-    assert 0 < post_page_cache.post_page_cache().default_timeout <= 300
+    assert 0 < store.process_cache().default_timeout <= 300
 
 
 # --- Flushing: atomic take, exactly-once apply ----------------------------------------------------------
@@ -354,9 +359,9 @@ def test_a_connection_the_server_closed_is_replaced_and_the_view_still_counted_i
     post = PostFactory()
     view(client, post)
     view(client, post)  # served from the cached page
-    view_buffer.client().client_kill_filter(_type="normal", skipme=True)  # Redis restarted, or a proxy timed out
+    redis_client.client().client_kill_filter(_type="normal", skipme=True)  # Redis restarted, or a proxy timed out
     assert "Viewed 3 times" in view(client, post).content.decode()
-    assert view_buffer.unflushed_views(post.pk) == 3
+    assert buffer.unflushed_views(post.pk) == 3
     assert database_views(post) == (0, 0)
 
 
@@ -365,17 +370,17 @@ def test_a_view_that_arrives_during_a_flush_is_kept_and_counted_once():
     post = PostFactory()
     for _ in range(3):
         record_view(post)
-    batch_id, counts = view_buffer.take_batch()  # a flush has taken the pending views...
+    batch_id, counts = buffer.take_batch()  # a flush has taken the pending views...
     assert counts == {(post.pk, timezone.localdate()): 3}
     assert record_view(post) == 4  # ...when two more views arrive
     assert record_view(post) == 5
-    assert services.current_view_count(post) == 5
+    assert counting.shown_views_of_post(post) == 5
 
-    assert services.flush_view_counts() == 3  # the flush finishes: its batch only
+    assert counting.flush_views() == 3  # the flush finishes: its batch only
     post.refresh_from_db()
-    assert post.view_count == 3 and services.current_view_count(post) == 5
-    assert services.flush_view_counts() == 2  # the views that arrived meanwhile, in the next batch
-    assert services.flush_view_counts() == 0
+    assert post.view_count == 3 and counting.shown_views_of_post(post) == 5
+    assert counting.flush_views() == 2  # the views that arrived meanwhile, in the next batch
+    assert counting.flush_views() == 0
     assert database_views(post) == (5, 5)
     assert ViewFlush.objects.filter(batch_id=f"{batch_id}:0", views=3).exists()  # its first and only chunk
 
@@ -385,12 +390,12 @@ def test_a_flush_that_dies_after_taking_its_batch_is_applied_once_by_the_next():
     post = PostFactory()
     for _ in range(4):
         record_view(post)
-    first_batch, _ = view_buffer.take_batch()  # the worker dies here
+    first_batch, _ = buffer.take_batch()  # the worker dies here
     record_view(post)
-    second_batch, counts = view_buffer.take_batch()  # the next flush resumes the unfinished batch
+    second_batch, counts = buffer.take_batch()  # the next flush resumes the unfinished batch
     assert second_batch == first_batch and sum(counts.values()) == 4
-    assert services.flush_view_counts() == 4
-    assert services.flush_view_counts() == 1
+    assert counting.flush_views() == 4
+    assert counting.flush_views() == 1
     assert database_views(post) == (5, 5)
 
 
@@ -407,15 +412,15 @@ def test_a_flush_that_dies_after_its_commit_is_not_applied_again(private_redis):
     post_save.connect(stop_redis_after_commit, sender=ViewFlush)
     try:
         with pytest.raises(redis.ConnectionError):
-            services.flush_view_counts()
+            counting.flush_views()
     finally:
         post_save.disconnect(stop_redis_after_commit, sender=ViewFlush)
     assert database_views(post) == (3, 3)
 
     private_redis.start()  # the batch was kept on disk and is still there
-    assert view_buffer.take_batch()[1] == {(post.pk, timezone.localdate()): 3}
-    assert services.flush_view_counts() == 0  # recognised as already applied and dropped
-    assert view_buffer.take_batch() == (None, {})
+    assert buffer.take_batch()[1] == {(post.pk, timezone.localdate()): 3}
+    assert counting.flush_views() == 0  # recognised as already applied and dropped
+    assert buffer.take_batch() == (None, {})
     assert database_views(post) == (3, 3)
 
 
@@ -436,7 +441,7 @@ def test_a_flush_takes_the_same_number_of_statements_whatever_the_number_of_post
         DailyPostViews.objects.create(post=posts[0], date=today, views=1)  # an existing daily row, and new ones
         buffer_views(posts, days)
         with CaptureQueriesContext(connection) as queries:
-            assert services.flush_view_counts() == len(posts) * len(days)
+            assert counting.flush_views() == len(posts) * len(days)
         return len([query for query in queries if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))])
 
     few, many = PostFactory.create_batch(2), PostFactory.create_batch(30)  # 10 and 150 post-days
@@ -450,7 +455,7 @@ def test_a_flush_that_dies_between_its_chunks_applies_each_chunk_once(settings, 
     settings.VIEW_FLUSH_CHUNK_SIZE = 2
     posts = PostFactory.create_batch(5)
     buffer_views(posts, [timezone.localdate()])
-    add_views_to_database = services.add_views_to_database
+    add_views_to_database = counting_flush.add_views_to_database
     chunks_applied = []
 
     def dying_after_the_first_chunk(counts, *, flush_id, **kwargs):
@@ -459,16 +464,16 @@ def test_a_flush_that_dies_between_its_chunks_applies_each_chunk_once(settings, 
         chunks_applied.append(flush_id)
         return add_views_to_database(counts, flush_id=flush_id, **kwargs)
 
-    monkeypatch.setattr(services, "add_views_to_database", dying_after_the_first_chunk)
+    monkeypatch.setattr(counting_flush, "add_views_to_database", dying_after_the_first_chunk)
     with pytest.raises(SystemExit):
-        services.flush_view_counts()
+        counting.flush_views()
     assert sum(database_views(post)[0] for post in posts) == 2
-    monkeypatch.setattr(services, "add_views_to_database", add_views_to_database)
+    monkeypatch.setattr(counting_flush, "add_views_to_database", add_views_to_database)
 
-    assert services.flush_view_counts() == 3  # the first chunk is recognised as applied, the others are applied
+    assert counting.flush_views() == 3  # the first chunk is recognised as applied, the others are applied
     assert [database_views(post) for post in posts] == [(1, 1)] * 5
     assert ViewFlush.objects.count() == 3
-    assert [services.current_view_count(post) for post in posts] == [1] * 5
+    assert [counting.shown_views_of_post(post) for post in posts] == [1] * 5
 
 
 @pytest.mark.django_db
@@ -477,7 +482,7 @@ def test_views_of_a_deleted_post_are_dropped_and_the_rest_flushed():
     record_view(kept)
     record_view(deleted)
     deleted.delete()
-    assert services.flush_view_counts() == 1
+    assert counting.flush_views() == 1
     assert database_views(kept) == (1, 1)
 
 
@@ -502,9 +507,9 @@ def test_a_post_deleted_while_its_views_are_flushed_waits_and_loses_no_other_pos
 
     holder, _ = run_in_thread(hold_kept_daily_row)
     assert locked.wait(10)
-    flusher, flushed = run_in_thread(services.flush_view_counts)
+    flusher, flushed = run_in_thread(counting.flush_views)
     wait_until(lambda: waiting_on_a_lock() >= 1)  # the flush, with both posts locked
-    deleter, deletion = run_in_thread(lambda: services.delete_posts(posts=Post.objects.filter(pk=deleted.pk)))
+    deleter, deletion = run_in_thread(lambda: delete_posts(posts=Post.objects.filter(pk=deleted.pk)))
     wait_until(lambda: waiting_on_a_lock() >= 2)  # the deletion waits for the flush
     release.set()
     for thread in (holder, flusher, deleter):
@@ -513,7 +518,7 @@ def test_a_post_deleted_while_its_views_are_flushed_waits_and_loses_no_other_pos
     assert flushed == {"result": 4} and "error" not in deletion, deletion
     assert database_views(kept) == (3, 3)
     assert not Post.objects.filter(pk=deleted.pk).exists()
-    assert view_buffer.take_batch() == (None, {})
+    assert buffer.take_batch() == (None, {})
 
 
 def waiting_on_a_lock():
@@ -554,7 +559,7 @@ def test_with_redis_stopped_the_page_answers_quickly_and_the_view_is_counted_in_
     assert database_views(post) == (1, 1)
 
     private_redis.start()
-    assert services.flush_view_counts() == 2  # the buffered views survived the restart
+    assert counting.flush_views() == 2  # the buffered views survived the restart
     assert database_views(post) == (3, 3)
 
 
@@ -592,7 +597,7 @@ def test_concurrent_views_while_flushing_give_an_exact_total():
     def keep_flushing():
         moved = 0
         while not done.is_set():
-            moved += services.flush_view_counts()
+            moved += counting.flush_views()
             time.sleep(0.005)
         return moved
 
@@ -602,7 +607,7 @@ def test_concurrent_views_while_flushing_give_an_exact_total():
     done.set()
     flusher.join(30)
     assert "error" not in flushed and flushed["result"] > 0  # the flushes really ran alongside the views
-    services.flush_view_counts()
+    counting.flush_views()
 
     assert served == threads * requests_each
     assert database_views(post) == (served, served)
@@ -630,7 +635,7 @@ def test_an_author_reading_their_own_post_is_not_a_view_and_other_signed_in_read
     client.force_login(UserFactory())
     assert "Viewed 1 time" in view(client, post).content.decode()
     assert "Viewed 2 times" in view(client, post).content.decode()
-    assert services.current_view_count(post) == 2
+    assert counting.shown_views_of_post(post) == 2
 
 
 @pytest.mark.django_db
