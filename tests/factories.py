@@ -22,7 +22,6 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create:
             obj.save(update_fields=["password"])
 
-
     @factory.post_generation
     def reports(obj, create, extracted, **kwargs):
         """Report preferences other than the defaults: UserFactory(reports__frequency="weekly", reports__hour=9)."""

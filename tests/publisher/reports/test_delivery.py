@@ -1,5 +1,5 @@
 """View-count reports, end to end: beat's row (the 15-minute tick), the real worker, the real SMTP server, the stored
-results. Authors here are in TIME_ZONE (UTC) and due now; tests/publisher/test_report_hours.py moves the clock."""
+results. Authors here are in TIME_ZONE (UTC) and due now; tests/publisher/reports/test_schedule.py moves the clock."""
 
 import asyncio
 import email

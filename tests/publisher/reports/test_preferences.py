@@ -69,7 +69,7 @@ def test_an_author_with_nothing_published_has_no_report_coming_until_reports_are
     client.post(SETTINGS, {**CHOICE, "frequency": "off"})
     with time_machine.travel(datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=False):
         client.post(SETTINGS, CHOICE)
-    # Turned on: scheduled; the send finds nothing published, skips it and schedules no more (test_report_hours).
+    # Turned on: scheduled; the send finds nothing published, skips it and schedules no more (reports/test_schedule.py).
     assert preferences(author).next_report_at == datetime(2026, 11, 30, 1, 15, tzinfo=UTC)
 
 
