@@ -12,6 +12,7 @@ from publisher.models import Post
 from publisher.posts import RESERVED_SLUGS, save_post, unique_slug
 from publisher.rendering import excerpt_from_html, render_markdown
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
+from tests.support.admin_forms import POST_FORM
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
@@ -135,9 +136,6 @@ def test_markdown_is_rendered_and_sanitized():
 
 
 # --- Writing in the admin ----------------------------------------------------------------------------
-
-
-POST_FORM = {"title": "From the admin", "slug": "", "content": "Hello *there*", "status": "draft"}
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ from publisher import periodic_tasks
 from publisher.models import Post
 from quick_publisher.celery import app as celery_app
 from tests.factories import AuthorFactory, DraftFactory, UserFactory
-from tests.publisher.test_posts import POST_FORM
+from tests.support.admin_forms import POST_FORM
 
 ADD = "/admin/publisher/post/add/"
 

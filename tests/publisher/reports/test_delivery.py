@@ -13,7 +13,6 @@ from io import StringIO
 import pytest
 import time_machine
 from celery.contrib.testing.worker import start_worker
-from django import forms
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Q
@@ -161,32 +160,6 @@ def refuse_data_commands(smtp_server, numbers):
         return await original(server, session, envelope)
 
     handler.handle_DATA = handle_DATA
-
-
-def admin_form_data(response):
-    """What the browser would post back from an admin add/change page, unchanged."""
-    data = {}
-
-    def add_form(form):
-        for name, field in form.fields.items():
-            key, value = form.add_prefix(name), form[name].value()
-            if isinstance(field.widget, forms.MultiWidget):
-                parts = value if isinstance(value, list) else field.widget.decompress(value)
-                for i, part in enumerate(parts):
-                    data[f"{key}_{i}"] = "" if part is None else part
-            elif isinstance(field.widget, forms.CheckboxInput):
-                if value:
-                    data[key] = "on"
-            else:
-                data[key] = "" if value is None else value
-
-    add_form(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        data.update({f"{formset.prefix}-{k}": v for k, v in formset.management_form.initial.items()})
-        for form in formset.forms:
-            add_form(form)
-    return data
 
 
 # --- Who gets what -----------------------------------------------------------------------------------

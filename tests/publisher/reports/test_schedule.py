@@ -28,6 +28,7 @@ from publisher.reports.progress import run_progress
 from publisher.reports.tick import due_authors, take_due_reports
 from publisher.reports.tokens import make_unsubscribe_token
 from tests.factories import AuthorFactory, PostFactory
+from tests.support.admin_forms import admin_form_data
 from tests.support.redis_state import record_view
 from tests.support.smtp import text_body
 from tests.support.waiting import wait_until
@@ -297,8 +298,6 @@ def test_the_first_published_post_schedules_the_next_report_and_the_last_one_gon
 
     # Saved through the admin's form, and published on schedule: the same.
     url = f"/admin/publisher/post/{draft.pk}/change/"
-    from tests.publisher.test_reports import admin_form_data
-
     data = admin_form_data(admin_client.get(url))
     data["status"] = "published"
     assert admin_client.post(url, data).status_code == 302
