@@ -1,7 +1,5 @@
 """The report email: a table of the author's posts with a picture of each, in paired text and HTML templates."""
 
-from dataclasses import asdict
-
 from quick_publisher.emails import absolute_url, render_email
 
 from .periods import WEEKLY
@@ -62,7 +60,10 @@ def view_count_report_email(report, *, connection=None):
 def with_picture(row, *, weekly):
     """A report row as the templates read it: its fields, and its picture."""
     return {
-        **asdict(row),
+        "title": row.title,
+        "url": row.url,
+        "total_views": row.total_views,
+        "series": row.series,
         "views_in_period": row.views_in_period,
         "change": row.change,
         "picture": picture(row.series, weekly=weekly),
