@@ -92,7 +92,8 @@ class Claim:
     def drop(self, author_ids):
         """Authors with nothing to report (their last post was unpublished since they were found eligible): no
         report, and no claim left behind as "sending" (should they publish again, a send by hand may mail them)."""
-        self.held(author_ids).delete()
+        if author_ids:
+            self.held(author_ids).delete()
 
     def release(self):
         """An execution that stops early (the SMTP server failed it, and its task will retry) lets its claims go at
