@@ -4,26 +4,76 @@ author's name), and each page's own, renewed when its post changes. A page's ver
 The site's version is also the version of the cache keys (the store's), so that renewing it drops every page at
 once; the page's own lets an edit render only its page again. The call that counts a view reads the page's version
 in the same step (CURRENT_PAGE_VERSION_LUA), so a page cached under an older version is never counted or shown.
+
+Versions never go backwards, even when Redis loses their keys (a page's expires; under memory pressure Redis may
+evict either): each is set from Redis's clock in microseconds, whether renewed or made again after its key was lost,
+and a renewal within the same microsecond adds one. A counter would start again from 1 after a lost key, and a page
+cached under an earlier 1 would match again. (Like any clock, Redis's must not be set back, say by a failover to a
+server whose clock is behind.)
 """
 
-from quick_publisher.redis_client import client, run_script
+from django.conf import settings
+
+from quick_publisher.redis_client import run_script
 
 SITE_VERSION = "post-pages:version"
 
-# A Lua function for the scripts that read a page's version. The site's starts from the clock when Redis has none
-# (as after a restart), so it never repeats an older one, nor does a page's version with it.
-CURRENT_PAGE_VERSION_LUA = """
+
+def page_version_kept():
+    """How long a page's version is kept after it was made or renewed: twice as long as a page is cached (the caches'
+    longest TIMEOUT). Any length is safe, as the next version is newer anyway. This one keeps keys only for the pages
+    read or changed lately (no more keys than that, however many posts there are), at the cost of one more rendering
+    of a page at most that often (its cached entry expires twice as often anyway)."""
+    return 2 * max(settings.CACHES[name].get("TIMEOUT", 300) for name in ("post_pages", "shared_post_pages"))
+
+
+CLOCK_VERSION_LUA = """
+local function clock_version()
+  local now = redis.call('TIME')
+  return now[1] .. string.format('%06d', now[2])
+end
+"""
+
+# A Lua function for the scripts that read a page's version. A version Redis has no key for (after a restart, an
+# expiry or an eviction) is made from the clock: it never repeats an older one.
+CURRENT_PAGE_VERSION_LUA = (
+    CLOCK_VERSION_LUA
+    + """
 local function current_page_version(site_key, page_key)
   local version = redis.call('GET', site_key)
   if not version then
-    local now = redis.call('TIME')
-    version = now[1] .. string.format('%06d', now[2])
+    version = clock_version()
     redis.call('SET', site_key, version)
   end
-  return version .. ':' .. (redis.call('GET', page_key) or '0')
+  local page = redis.call('GET', page_key)
+  if not page then
+    page = clock_version()
+    redis.call('SET', page_key, page, 'EX', PAGE_VERSION_KEPT)
+  end
+  return version .. ':' .. page
+end
+""".replace("PAGE_VERSION_KEPT", str(page_version_kept()))  # the scripts are made once, with the settings
+)
+READ_PAGE_VERSION = CURRENT_PAGE_VERSION_LUA + "return current_page_version(KEYS[1], KEYS[2])"
+
+# KEYS: the versions to renew. ARGV: 1 how long each is kept, in seconds ('' for ever).
+RENEW_VERSIONS = (
+    CLOCK_VERSION_LUA
+    + """
+for _, key in ipairs(KEYS) do
+  local version = clock_version()
+  local current = redis.call('GET', key)
+  if current and tonumber(current) >= tonumber(version) then  -- renewed within this microsecond, or a clock went back
+    redis.call('INCR', key)
+  else
+    redis.call('SET', key, version)
+  end
+  if ARGV[1] ~= '' then
+    redis.call('EXPIRE', key, ARGV[1])
+  end
 end
 """
-READ_PAGE_VERSION = CURRENT_PAGE_VERSION_LUA + "return current_page_version(KEYS[1], KEYS[2])"
+)
 
 # This process's latest sight of the site's version, from the last call to Redis; any thread may update it.
 known_site_version = None
@@ -57,14 +107,11 @@ def current_page_version(slug):
 
 
 def renew_site_version():
-    client().incr(SITE_VERSION)
+    run_script(RENEW_VERSIONS, keys=[SITE_VERSION], args=[""])
 
 
 def renew_page_versions(slugs, *, kept):
-    """Renew the versions of the pages at these slugs. A page's version is kept `kept` seconds after its last
-    renewal, longer than a page is cached: when it is gone, no page cached under an older one is left to match."""
-    pipe = client().pipeline(transaction=False)
-    for slug in slugs:
-        pipe.incr(page_version_key(slug))
-        pipe.expire(page_version_key(slug), kept)
-    pipe.execute()
+    """Renew the versions of the pages at these slugs, each kept `kept` seconds from now: no page cached under an
+    earlier version matches again, even once this one is gone."""
+    if slugs:
+        run_script(RENEW_VERSIONS, keys=[page_version_key(slug) for slug in slugs], args=[kept])
