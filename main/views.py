@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.generic import FormView, UpdateView
 from django_ratelimit.decorators import ratelimit
 
-from quick_publisher.ratelimits import limit_login_attempts, posted_email
+from quick_publisher.ratelimits import address_key, limit_login_attempts, posted_email
 from quick_publisher.time_zones import available_time_zones
 
 from . import health, services
@@ -39,7 +39,7 @@ def healthz(request):
     return JsonResponse({"status": "ok", **answer})
 
 
-@method_decorator(ratelimit(key="ip", rate=settings.SIGNUP_RATE_LIMIT, method="POST"), name="post")
+@method_decorator(ratelimit(key=address_key, rate=settings.SIGNUP_RATE_LIMIT, method="POST"), name="post")
 class SignupView(FormView):
     template_name = "main/signup.html"
     form_class = SignupForm
@@ -87,7 +87,7 @@ def verify(request, token):
     return render(request, "main/verify_confirm.html", {"verify_user": user})
 
 
-@method_decorator(ratelimit(key="ip", rate=settings.RESEND_RATE_LIMIT, method="POST"), name="post")
+@method_decorator(ratelimit(key=address_key, rate=settings.RESEND_RATE_LIMIT, method="POST"), name="post")
 @method_decorator(ratelimit(key=posted_email, rate=settings.RESEND_RATE_LIMIT, method="POST"), name="post")
 class ResendVerificationView(FormView):
     template_name = "main/verify_resend.html"
@@ -128,7 +128,7 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
-@method_decorator(ratelimit(key="ip", rate=settings.RESEND_RATE_LIMIT, method="POST"), name="post")
+@method_decorator(ratelimit(key=address_key, rate=settings.RESEND_RATE_LIMIT, method="POST"), name="post")
 @method_decorator(ratelimit(key=posted_email, rate=settings.RESEND_RATE_LIMIT, method="POST"), name="post")
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = QueuedPasswordResetForm

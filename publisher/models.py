@@ -118,6 +118,17 @@ class FlushedPostViews(models.Model):
         return f"{self.post_id}: {self.views}"
 
 
+class ReaderSalt(models.Model):
+    """The random salt of one day's readers (publisher/counting/readers.py): their address and user agent reach
+    Redis only hashed with it. Kept only here, never in Redis, and deleted once its day is over in every zone."""
+
+    day = models.DateField(unique=True)
+    salt = models.CharField(max_length=64, editable=False)
+
+    def __str__(self):
+        return f"readers' salt of {self.day}"
+
+
 class ReportKind(models.TextChoices):
     """The one definition of a report's kinds: a delivery's kind, and an author's frequency when reports are on."""
 

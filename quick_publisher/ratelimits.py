@@ -1,7 +1,50 @@
-"""Rate limits shared by the site's login page and the admin's, which check the same passwords."""
+"""The client's address, as the rate limits and the readers' count both see it, and the rate limits shared by the
+site's login page and the admin's, which check the same passwords."""
+
+import functools
+import ipaddress
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 from django_ratelimit.decorators import ratelimit
+
+
+def client_address(request):
+    """The client's address, found as django-ratelimit's documented settings say: RATELIMIT_IP_META_KEY unset, in
+    REMOTE_ADDR; a callable, or the dotted path of one, is given the request; else it names the request.META key
+    that holds it. An IPv6 address is masked to its RATELIMIT_IPV6_MASK first bits (64: its network, which one
+    household or host usually has whole), an IPv4 one to RATELIMIT_IPV4_MASK (32). ImproperlyConfigured when it is
+    missing, ValueError when it is not an address. For a request that has one, the address of django-ratelimit's
+    key "ip" (which the other rate limits use)."""
+    where = getattr(settings, "RATELIMIT_IP_META_KEY", None)
+    if not where:
+        address = request.META.get("REMOTE_ADDR", "")
+    elif callable(where):
+        address = where(request)
+    elif "." in where:
+        address = imported(where)(request)
+    elif where in request.META:
+        address = request.META[where]
+    else:
+        raise ImproperlyConfigured(f"Could not get IP address from {where!r} (RATELIMIT_IP_META_KEY)")
+    if not address:
+        raise ImproperlyConfigured("The client's address is empty: see RATELIMIT_IP_META_KEY")
+    if ":" in address:
+        mask = getattr(settings, "RATELIMIT_IPV6_MASK", 64)
+    else:
+        mask = getattr(settings, "RATELIMIT_IPV4_MASK", 32)
+    return str(ipaddress.ip_network(f"{address}/{mask}", strict=False).network_address)
+
+
+@functools.cache
+def imported(dotted_path):
+    return import_string(dotted_path)
+
+
+def address_key(group, request):
+    """client_address as a django-ratelimit key."""
+    return client_address(request)
 
 
 def posted_email(group, request):
@@ -12,4 +55,4 @@ def posted_email(group, request):
 def limit_login_attempts(view):
     """Per IP and per address, in one budget shared by /login/ and the admin's login page."""
     view = ratelimit(group="login:address", key=posted_email, rate=settings.LOGIN_RATE_LIMIT, method="POST")(view)
-    return ratelimit(group="login:ip", key="ip", rate=settings.LOGIN_RATE_LIMIT, method="POST")(view)
+    return ratelimit(group="login:ip", key=address_key, rate=settings.LOGIN_RATE_LIMIT, method="POST")(view)

@@ -159,8 +159,7 @@ CACHES = {
     },
 }
 RATELIMIT_FAIL_OPEN = True  # a Redis outage must not become a site outage
-# Where the client's address is: REMOTE_ADDR, or e.g. HTTP_X_REAL_IP behind a proxy that sets it.
-RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
+RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")  # or a proxy's, e.g. HTTP_X_REAL_IP
 RATELIMIT_VIEW = "main.views.rate_limited"
 
 # Sessions read from the cache (Redis) and written through to the database: a signed-in reader's page costs no
@@ -198,8 +197,9 @@ REPORT_TICK_CHUNK_SIZE = env.int("REPORT_TICK_CHUNK_SIZE", default=1000)
 # replies, each waited for up to EMAIL_TIMEOUT) must take less than half of it.
 REPORT_CLAIM_LEASE = env.int("REPORT_CLAIM_LEASE", default=120)
 POSTS_PER_PAGE = 10
-# Post-days a flush applies per transaction: large enough that a minute's views go in one short transaction.
+# Post-days a flush applies per transaction (a minute's views in one short one); views one reader may count a minute.
 VIEW_FLUSH_CHUNK_SIZE = env.int("VIEW_FLUSH_CHUNK_SIZE", default=100_000)
+READER_VIEWS_PER_MINUTE = env.int("READER_VIEWS_PER_MINUTE", default=20)
 
 # --- Celery ----------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

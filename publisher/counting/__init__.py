@@ -1,6 +1,7 @@
-"""Counting views: each person's GET of a post page is counted in Redis with its reader (buffer, readers, visit),
-moved into the database by a periodic flush (flush), and shown as the database's count plus what is not flushed yet
-(display). Without Redis, a view is counted in the database (database)."""
+"""Counting views: each person's GET of a post page is counted in Redis with its reader, up to
+READER_VIEWS_PER_MINUTE a reader (buffer, readers, visit), moved into the database by a periodic flush (flush), and
+shown as the database's count plus what is not flushed yet (display). Without Redis, a view is counted in the
+database (database)."""
 
 from dataclasses import dataclass
 
@@ -43,14 +44,17 @@ class ReaderVisit:
 def count_reader_visit(
     request, *, slug, post_id, author_id, author_time_zone, cached_under=None, views_in_database=None
 ):
-    """Count this request's view of a post, on its author's day, if it counts as one, and read the views its page
-    shows, in one Redis round trip; with `cached_under`, only if the page is still at that version."""
+    """Count this request's view of a post, on its author's day, if it counts as one and its reader has not counted
+    READER_VIEWS_PER_MINUTE views this minute, and read the views its page shows, in one Redis round trip; with
+    `cached_under`, only if the page is still at that version."""
+    day = today_in(author_time_zone)
+    counted = counts_as_view(request, author_id=author_id)
     visit = visit_post_page(
         slug,
         post_id=post_id,
-        day=today_in(author_time_zone),
-        counted=counts_as_view(request, author_id=author_id),
-        reader=reader_of(request),
+        day=day,
+        counted=counted,
+        reader=reader_of(request, day=day) if counted else None,
         cached_under=cached_under,
     )
     if not visit.page_current:

@@ -1,4 +1,5 @@
-"""The flush: buffered views moved from Redis into the database, exactly once per chunk, with each day's readers."""
+"""The flush: buffered views moved from Redis into the database, exactly once per chunk, with each day's readers;
+and the readers' salts of past days deleted."""
 
 import logging
 from collections import defaultdict
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from ..models import DailyPostViews, FlushedPostViews, Post, ViewFlush
 from . import buffer
-from .readers import readers_on
+from .readers import delete_past_salts, readers_on
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,9 @@ def flush_views():
 
     The batch is applied in chunks of VIEW_FLUSH_CHUNK_SIZE post-days, each in a short transaction recorded by
     its own ViewFlush row, so that a flush that dies half-way and runs again applies each chunk once.
+    First, whatever Redis says, the readers' salts of the days over everywhere are deleted.
     """
+    delete_past_salts()
     batch_id, counts = buffer.take_batch()
     if batch_id is None:
         return 0
