@@ -1,10 +1,10 @@
 """End to end in a real browser: a person signs up, verifies from the local inbox, publishes, is read, and gets
-the daily report (issue 7).
+the daily report (issue 7); an operator watches a report run's progress bar move while the worker sends (issue 24).
 
 The platform runs as `make run` starts it, through honcho and the Procfile (web, worker, one beat, the local inbox),
 but beside anything else that runs: its own database, ports, Redis database, mail directory and beat pidfile, and
 no .env. A headless Chromium (Debian's, driven by Playwright) does what people do. The key pages are saved as
-screenshots in var/e2e/ on every run, next to the platform's log.
+screenshots in var/e2e/ on every run, next to the platform's log (the report run's in var/e2e/report-run-progress/).
 """
 
 import contextlib
@@ -33,6 +33,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from quick_publisher.redis_server import free_port
 from tests.support.requirements import skip_unless_required
+from tests.support.smtp import FaultySMTPHandler, FaultySMTPServer
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +87,8 @@ def process_table():
 class Platform:
     """The Procfile's processes, started by honcho in a session of their own, configured through the environment."""
 
-    def __init__(self, *, workdir, database_url, redis_url, log_path):
+    def __init__(self, *, workdir, database_url, redis_url, log_path, processes=PROCESSES, **env):
+        self.processes = processes
         self.web_port, self.smtp_port, self.flower_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.web_port}"
         self.flower_url = f"http://127.0.0.1:{self.flower_port}"
@@ -116,6 +118,7 @@ class Platform:
             "DEV_MAILDIR": str(workdir / "mail"),
             "BEAT_PIDFILE": str(workdir / "celerybeat.pid"),
             "FLOWER_PORT": str(self.flower_port),
+            **env,
         }
         self.process = None
         self.process_groups = set()
@@ -138,7 +141,7 @@ class Platform:
         self._log = open(self.log_path, "w")
         # `-e /dev/null`: honcho would otherwise load .env over this environment.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-e", os.devnull, *PROCESSES],
+            [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-e", os.devnull, *self.processes],
             cwd=ROOT,
             env=self.env,
             stdout=self._log,
@@ -147,7 +150,9 @@ class Platform:
         )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while not (
-            self._answers(f"{self.url}/healthz") and self._listens(self.smtp_port) and self._listens(self.flower_port)
+            self._answers(f"{self.url}/healthz")
+            and self._listens(self.smtp_port)
+            and ("flower" not in self.processes or self._listens(self.flower_port))
         ):
             self.assert_running()
             assert time.monotonic() < deadline, f"the platform did not start in {STARTUP_TIMEOUT}s\n{self.log_tail()}"
@@ -178,8 +183,10 @@ class Platform:
             raise AssertionError(f"honcho exited with {self.process.returncode}:\n{self.log_tail()}")
 
     def log_tail(self, lines=60):
-        if not self._log.closed:
+        if self._log is not None and not self._log.closed:
             self._log.flush()
+        if not self.log_path.exists():
+            return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def _descendants(self):
@@ -301,19 +308,24 @@ def browser():
             browser.close()
 
 
-@pytest.fixture
-def platform():
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    for old in OUTPUT.glob("*.png"):
+@contextlib.contextmanager
+def running_platform(output, **options):
+    """The platform started in a fresh database and Redis database, its log and screenshots in `output`
+    (their earlier ones deleted); stopped at the end. options: Platform's processes and environment."""
+    output.mkdir(parents=True, exist_ok=True)
+    for old in output.glob("*.png"):
         old.unlink()
     workdir = Path(tempfile.mkdtemp(prefix="qp-e2e-"))
     try:
         with platform_database(workdir) as database_url, spare_redis_database() as redis_url:
             running = Platform(
-                workdir=workdir, database_url=database_url, redis_url=redis_url, log_path=OUTPUT / "platform.log"
+                workdir=workdir,
+                database_url=database_url,
+                redis_url=redis_url,
+                log_path=output / "platform.log",
+                **options,
             )
             try:
-                running.start()
                 yield running
             finally:
                 running.stop()
@@ -323,7 +335,13 @@ def platform():
 
 
 @pytest.fixture
-def superuser(platform):
+def platform():
+    with running_platform(OUTPUT) as running:
+        running.start()
+        yield running
+
+
+def make_superuser(platform):
     password = secrets.token_urlsafe(16)
     platform.manage(
         "createsuperuser",
@@ -336,15 +354,20 @@ def superuser(platform):
     return {"email": SUPERUSER_EMAIL, "password": password}
 
 
+@pytest.fixture
+def superuser(platform):
+    return make_superuser(platform)
+
+
 # --- Helpers -----------------------------------------------------------------------------------------
 
 
-def screenshot(page, name):
-    page.screenshot(path=OUTPUT / f"{name}.png", full_page=True)
+def screenshot(page, name, output=OUTPUT):
+    page.screenshot(path=output / f"{name}.png", full_page=True)
 
 
 def person_context(browser, platform, **options):
-    """A fresh browser profile. The site counts no views from headless browsers (publisher/bots.py), so the
+    """A fresh browser profile. The site counts no views from headless browsers (publisher/counting/bots.py), so the
     profile says what a person's Chromium says."""
     major = browser.version.split(".")[0]
     context = browser.new_context(
@@ -607,3 +630,104 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     expect(page.get_by_label("Time zone")).to_have_value(author_zone)
     screenshot(page, "account")
     author_context.close()
+
+
+# --- A report run, watched as it goes -------------------------------------------------------------------
+
+RUN_OUTPUT = OUTPUT / "report-run-progress"
+RUN_AUTHORS = 4
+DUE_AUTHORS = f"""
+from datetime import timedelta
+
+from django.utils import timezone
+
+from publisher.models import ReportPreferences
+from tests.factories import AuthorFactory, PostFactory
+
+authors = AuthorFactory.create_batch({RUN_AUTHORS}, password=None)
+for author in authors:
+    PostFactory(author=author, published_at=timezone.now() - timedelta(days=30))
+due = timezone.now() - timedelta(minutes=1)
+ReportPreferences.objects.filter(pk__in=[author.pk for author in authors]).update(next_report_at=due)
+"""
+
+
+@pytest.fixture
+def slow_mail():
+    """The platform's SMTP server, in the test: it records each message, and holds each sender at its recipient
+    until the test lets it go (the report run's pace is the test's). Started before the platform, on its port."""
+    return FaultySMTPServer(FaultySMTPHandler(), free_port())
+
+
+@pytest.fixture
+def platform_with_slow_mail(slow_mail):
+    """The platform without its local inbox and Flower: its mail goes to `slow_mail`. A held sender may wait a while
+    (a browser's round trip and a screenshot): EMAIL_TIMEOUT gives it a minute, as Gate.hold does."""
+    slow_mail.start()
+    try:
+        with running_platform(RUN_OUTPUT, processes=("web", "worker", "beat"), EMAIL_TIMEOUT="60") as running:
+            running.smtp_port = slow_mail.port
+            running.env.update(EMAIL_PORT=str(slow_mail.port), SMTP_PORT=str(slow_mail.port))
+            running.start()
+            yield running
+    finally:
+        slow_mail.open_all_gates()
+        slow_mail.stop()
+
+
+def test_an_operator_watches_a_report_runs_bar_move_to_finished_while_the_worker_sends(
+    browser, platform_with_slow_mail, slow_mail
+):
+    """The report runs page (superusers) follows a run without a reload: report_run_progress.js polls the run's JSON
+    every 2 s. The SMTP server lets the worker's reports through one at a time, and the bar shows each step: from
+    nothing sent to finished, a screenshot of each."""
+    platform = platform_with_slow_mail
+    expect.set_options(timeout=15_000)
+    superuser = make_superuser(platform)
+    platform.manage("shell", "-c", DUE_AUTHORS)
+    gates = [slow_mail.hold_at_recipient(number) for number in range(1, RUN_AUTHORS + 1)]
+
+    context = person_context(browser, platform)
+    admin = context.new_page()
+    polls = []
+    admin.on("request", lambda request: "/progress.json" in request.url and polls.append(time.monotonic()))
+    admin.goto("/admin/")
+    admin.get_by_label("Email address").fill(superuser["email"])
+    admin.get_by_label("Password").fill(superuser["password"])
+    admin.get_by_role("button", name="Log in").click()
+    expect(admin.get_by_role("heading", name="Site administration")).to_be_visible()
+    run_periodic_task(admin, "Send due view-count reports")
+
+    # The tick recorded the run and the worker took its deliveries: it waits at the first recipient.
+    gates[0].wait_reached(timeout=WAIT_TIMEOUT)
+    admin.goto("/admin/publisher/reportrun/")
+    expect(admin.get_by_role("heading", name=re.compile("report run", re.I)).first).to_be_visible()
+    admin.evaluate("window.notReloaded = true")
+    row = admin.locator("#result_list tbody tr")
+    expect(row).to_have_count(1)
+    bar, text = row.locator(".report-run-progress progress"), row.locator(".report-run-progress-text")
+
+    seen = []
+    for sent in range(RUN_AUTHORS + 1):
+        # The bar moves by itself (no reload): the worker's reports so far, every one of them sent.
+        expect(text).to_have_text(f"{sent} of {RUN_AUTHORS} done ({sent} sent, 0 failed, 0 skipped)")
+        # The row's own counts say the same as its bar.
+        for column, count in (("sent", sent), ("failed", 0), ("skipped", 0)):
+            expect(row.locator(f"td.field-{column}")).to_have_text(str(count))
+        seen.append(bar.evaluate("progress => [progress.value, progress.max]"))
+        screenshot(admin, f"report-run-{sent}-of-{RUN_AUTHORS}", output=RUN_OUTPUT)
+        platform.assert_running()
+        if sent < RUN_AUTHORS:
+            gates[sent].open()  # the next report goes through
+            if sent + 1 < RUN_AUTHORS:
+                gates[sent + 1].wait_reached(timeout=WAIT_TIMEOUT)
+
+    assert seen == [[sent, RUN_AUTHORS] for sent in range(RUN_AUTHORS + 1)]
+    assert admin.evaluate("window.notReloaded") is True
+    assert len(polls) >= RUN_AUTHORS + 1
+    assert len({message["To"] for message in slow_mail.messages}) == len(slow_mail.messages) == RUN_AUTHORS
+    # Finished: the page stops asking (two intervals pass without a request).
+    finished_polls = len(polls)
+    admin.wait_for_timeout(4_500)
+    assert len(polls) == finished_polls, "the page still polls a finished run"
+    context.close()

@@ -3,12 +3,13 @@ from datetime import timedelta
 from xml.etree import ElementTree
 
 import pytest
+from django.db.models import Sum
 from django.urls import get_resolver
 from django.urls.resolvers import URLPattern, URLResolver
 from django.utils import timezone
 
-from publisher.counting import buffer
-from publisher.models import Post
+from publisher.counting import buffer, flush_views
+from publisher.models import DailyPostViews, Post
 from publisher.posts import RESERVED_SLUGS, save_post, unique_slug
 from publisher.rendering import excerpt_from_html, render_markdown
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
@@ -216,7 +217,9 @@ def test_admin_changelist_columns_and_preview(client):
 
 
 @pytest.mark.django_db
-def test_the_admin_shows_the_views_the_page_shows_before_any_flush_read_in_one_round_trip(client, monkeypatch):
+def test_the_admin_shows_the_views_the_page_shows_before_any_flush_read_in_one_round_trip(
+    client, admin_client, monkeypatch
+):
     author = AuthorFactory()
     read, unread = PostFactory(author=author, title="Read three times"), PostFactory(author=author, title="Unread")
     for n in (1, 2, 3):
@@ -231,8 +234,15 @@ def test_the_admin_shows_the_views_the_page_shows_before_any_flush_read_in_one_r
     assert calls == [sorted([read.pk, unread.pk])]  # the whole page of rows at once
     change_form = client.get(f"/admin/publisher/post/{read.pk}/change/").content.decode()
     assert re.search(r"Views:</label>\s*<div class=\"readonly\">3<", change_form)
-    preview = client.get(f"/admin/publisher/post/{read.pk}/preview/").content.decode()
-    assert "Viewed 3 times" in preview  # a preview is not a view
+    # A preview is not a view: neither the author's nor a superuser's (who is not the author), from a browser.
+    preview_url = f"/admin/publisher/post/{read.pk}/preview/"
+    for previewer in (client, admin_client):
+        assert "Viewed 3 times" in previewer.get(preview_url, HTTP_USER_AGENT=BROWSER).content.decode()
+    assert flush_views() == 3  # what was counted: the readers' three views, no preview
+    read.refresh_from_db()
+    assert read.view_count == 3
+    assert DailyPostViews.objects.filter(post=read).aggregate(views=Sum("views"))["views"] == 3
+    assert "Viewed 3 times" in client.get(preview_url, HTTP_USER_AGENT=BROWSER).content.decode()
 
 
 def test_the_excerpt_keeps_list_items_and_headings_apart_with_punctuation():

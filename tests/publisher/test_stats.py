@@ -2,9 +2,11 @@
 
 import csv
 import io
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from publisher.models import DailyPostViews
@@ -109,3 +111,48 @@ def test_a_superuser_sees_the_today_of_an_author_whose_day_began_first(admin_cli
         DailyPostViews.objects.create(post=post, date="2026-12-01", views=4, readers=3)
         page = admin_client.get(STATS).content.decode()
     assert "<td>4</td><td>3</td><td>+4</td>" in page
+
+
+def csv_rows(response):
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "zone, clock, their_today",
+    [
+        # 05:00 UTC on 1 December: still 30 November, 18:00, in Pago Pago (-11).
+        ("Pacific/Pago_Pago", "2026-12-01 05:00:00+00:00", date(2026, 11, 30)),
+        # 20:00 UTC on 30 November: already 1 December, 10:00, in Kiritimati (+14).
+        ("Pacific/Kiritimati", "2026-11-30 20:00:00+00:00", date(2026, 12, 1)),
+    ],
+)
+def test_an_author_far_from_utc_sees_their_own_days_on_the_page_and_in_the_csv(client, zone, clock, their_today):
+    """The UTC day and the author's differ: the last day shown, the 30 days summed and the 30 before are theirs.
+    Each row sits on a day that the same window cut at UTC midnights would count differently."""
+    start = their_today - timedelta(days=29)
+    with time_machine.travel(clock, tick=False):
+        assert timezone.localdate() != their_today  # the server's day (TIME_ZONE, UTC) is not the author's
+        author = AuthorFactory(time_zone=zone, full_name="Far away")
+        post = PostFactory(author=author, title="Far post")
+        for day, views, readers in ((their_today, 4, 3), (start, 10, 8), (start - timedelta(days=1), 100, 90)):
+            DailyPostViews.objects.create(post=post, date=day, views=views, readers=readers)
+        client.force_login(author)
+        page = client.get(STATS).content.decode()
+        response = client.get(CSV, {"days": 30})
+        rows = csv_rows(response)
+
+    assert f"Views and readers per day, {start:%-d %b %Y} to {their_today:%-d %b %Y}" in page
+    bars = re.findall(r'class="views"><title>([^<]+)</title>', page)
+    assert len(bars) == 30
+    assert bars[-1] == f"{their_today:%a} {their_today.day} {their_today:%b}: 4 views, 3 readers"  # their today
+    assert bars[0] == f"{start:%a} {start.day} {start:%b}: 10 views, 8 readers"
+    # 4 + 10 views in their last 30 days, 100 in the 30 before.
+    assert "<td>14</td><td>11</td><td>-86</td>" in page
+
+    assert response["Content-Disposition"] == f'attachment; filename="post-stats-{start}-to-{their_today}.csv"'
+    assert rows == [
+        ["date", "post", "views", "readers"],
+        [str(start), "Far post", "10", "8"],
+        [str(their_today), "Far post", "4", "3"],
+    ]

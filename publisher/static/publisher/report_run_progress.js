@@ -1,5 +1,6 @@
-// Report runs in the admin: each run's progress bar follows its deliveries, from the run's JSON every 2 seconds,
-// until the run is finished (a static file: the site's Content-Security-Policy refuses inline script).
+// Report runs in the admin: each run's progress bar, and its row's sent, failed and skipped counts in the list,
+// follow its deliveries, from the run's JSON every 2 seconds, until the run is finished (a static file: the site's
+// Content-Security-Policy refuses inline script).
 "use strict";
 (function () {
   const POLL_MS = 2000;
@@ -7,7 +8,15 @@
   function follow(element) {
     const bar = element.querySelector("progress");
     const text = element.querySelector(".report-run-progress-text");
+    const row = element.closest("tr"); // in the list; the run's own page has no such columns
     let timer = null;
+
+    function showCount(column, value) {
+      const cell = row && row.querySelector(`td.field-${column}`);
+      if (cell) {
+        cell.textContent = String(value);
+      }
+    }
 
     async function refresh() {
       try {
@@ -20,6 +29,9 @@
         bar.max = run.total;
         bar.value = done;
         text.textContent = `${done} of ${run.total} done (${run.sent} sent, ${run.failed} failed, ${run.skipped} skipped)`;
+        showCount("sent", run.sent);
+        showCount("failed", run.failed);
+        showCount("skipped", run.skipped);
         if (run.finished) {
           clearInterval(timer);
         }

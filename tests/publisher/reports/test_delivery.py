@@ -6,6 +6,7 @@ import email
 import itertools
 import json
 import re
+import threading
 from datetime import timedelta
 from email import policy
 from io import StringIO
@@ -42,7 +43,7 @@ from quick_publisher.celery import app as celery_app
 from quick_publisher.redis_server import free_port
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
 from tests.support.brokers import worker_running
-from tests.support.smtp import html_body, text_body
+from tests.support.smtp import Gate, html_body, text_body
 from tests.support.waiting import wait_until
 
 PARENT_TASK = "publisher.reports.tasks.queue_due_reports"
@@ -285,22 +286,120 @@ def eight_worker_threads(transactional_db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_runs_at_once_send_each_report_once(eight_worker_threads, smtp_server, settings):
+def test_ticks_at_once_and_during_the_sends_queue_each_report_once(eight_worker_threads, smtp_server, settings):
+    """Two beats firing the same minute, and a third tick while the first reports are on their way: each due author
+    is taken by one tick (the others find nobody due), so each report is queued and sent once. The claims do not
+    compete here: test_executions_claiming_the_same_deliveries_at_once_send_each_report_once below makes them
+    compete, and tests/faults/test_report_run_twice.py does with worker processes."""
     settings.REPORT_CHUNK_SIZE = 4
     slow_down_smtp(smtp_server, 0.2)
     authors = [author_with_posts((f"Post {i}", i, {0: i})) for i in range(8)]
 
-    # Two beats firing the same minute, and a third a moment later, while the first reports are on their way.
     runs = [run_as_beat(), run_as_beat()]
     wait_until(lambda: ReportDelivery.objects.filter(status="sending").exists())
     runs.append(run_as_beat())
-    chunks = sum(run.get(timeout=30)["chunks"] for run in runs)
+    summaries = [run.get(timeout=30) for run in runs]
+    assert sum(summary["authors_due"] for summary in summaries) == 8  # each author found by one tick
+    chunks = sum(summary["chunks"] for summary in summaries)
     wait_until(lambda: finished_chunks() >= chunks, timeout=30)
 
     assert sorted(m["To"] for m in reports_among(smtp_server.settle())) == sorted(a.email for a in authors)
     results = chunk_results()
     assert sum(r["sent"] for r in results) == 8
     assert sorted(pk for r in results for pk in r["sent_to"]) == sorted(a.pk for a in authors)
+
+
+def claiming_then_waiting_for(barrier, waited):
+    """A connection wrapper: once an execution has made its claim's query (the first SELECT of deliveries, its
+    transaction still open, the rows it took locked), wait there until the other executions have made theirs. One
+    kept from its query by another's locks never gets there in time: the barrier breaks, and `waited` says so."""
+    claimed = []
+
+    def wrapper(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not claimed and sql.startswith("SELECT") and 'FROM "publisher_reportdelivery"' in sql:
+            claimed.append(sql)
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                waited.append(sql)
+        return result
+
+    return wrapper
+
+
+def hold_the_message(smtp_server, number):
+    """The SMTP server keeps the sender of the `number`-th message (from 1) waiting before accepting it."""
+    gate, handler, calls = Gate(), smtp_server.handler, itertools.count(1)
+    original = handler.handle_DATA
+
+    async def handle_DATA(server, session, envelope):
+        if next(calls) == number:
+            await gate.hold()
+        return await original(server, session, envelope)
+
+    handler.handle_DATA = handle_DATA
+    return gate
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_executions_claiming_the_same_deliveries_at_once_send_each_report_once(smtp_server, monkeypatch):
+    """Three executions of a send for the same authors and period claim at the same moment, each on its own
+    connection (as the tasks of two runs, or a redelivered task, on several workers); a fourth comes while the
+    reports are on their way. The claims really compete: all three query the deliveries while the others'
+    transactions are open, none waits for another's locks, and each report goes out once."""
+    author_ids = authors_with_three_posts(8)
+    emails = dict(User.objects.filter(pk__in=author_ids).values_list("pk", "email"))
+    attempts, take = [], Claim.take
+
+    def recorded_take(claim, ids):
+        claimed = take(claim, ids)
+        attempts.append((claim.task_id, sorted(ids), claimed))
+        return claimed
+
+    monkeypatch.setattr(Claim, "take", recorded_take)
+    held = hold_the_message(smtp_server, 2)  # a report sent, the next ones claimed and not sent yet
+    barrier, waited, results, errors = threading.Barrier(3, timeout=10), [], {}, []
+
+    def execution(number):
+        try:
+            with connection.execute_wrapper(claiming_then_waiting_for(barrier, waited)):
+                results[number] = send_reports_to_authors(
+                    author_ids=author_ids, period=report_period(), task_id=f"execution {number}"
+                )
+        except Exception as exc:  # reported below: a thread's exception would otherwise go unseen
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=execution, args=(number,)) for number in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        held.wait_reached(timeout=30)
+        # Another execution while a holder is mid-send: every delivery is sent or held under a live claim.
+        late = send_reports_to_authors(author_ids=author_ids, period=report_period(), task_id="a later execution")
+        assert late.sent_to == []
+    finally:
+        held.open()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not errors, errors
+
+    assert not waited, "an execution waited for another's locks instead of skipping them"
+    assert sorted(task_id for task_id, _, _ in attempts) == [
+        "a later execution",
+        "execution 0",
+        "execution 1",
+        "execution 2",
+    ]  # four executions tried to claim the same eight deliveries
+    assert all(ids == sorted(author_ids) for _, ids, _ in attempts)
+    claimed = [pk for _, _, taken in attempts for pk in taken]
+    assert sorted(claimed) == sorted(author_ids)  # each delivery claimed by one execution
+    assert sorted(pk for result in results.values() for pk in result.sent_to) == sorted(author_ids)
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(emails.values())  # each report once
+    assert ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT).count() == 8
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -382,9 +382,68 @@ def test_two_ticks_at_once_record_and_send_each_report_once(mailoutbox, tasks_ru
     for thread in threads:
         thread.join()
 
-    assert sum(o["authors_due"] for o in outcomes) == 40  # SKIP LOCKED: each author found by one tick
+    # Each author found by one tick (a blocking FOR UPDATE would do as much: the next test is SKIP LOCKED's).
+    assert sum(o["authors_due"] for o in outcomes) == 40
     assert sorted(m.to[0] for m in mail.outbox) == sorted(a.email for a in authors)
     assert ReportDelivery.objects.filter(status="sent").count() == 40
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_a_tick_takes_the_authors_nobody_holds_at_once_and_leaves_the_locked_ones_to_the_next():
+    """SKIP LOCKED: while another transaction (a tick still working on its chunk) holds some authors' preferences,
+    a tick neither waits for them nor takes them; it returns at once with the others."""
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    authors = []
+    for _ in range(12):
+        author = AuthorFactory(password=None, reports__next_report_at=now - timedelta(minutes=5))
+        PostFactory(author=author, published_at=now - timedelta(days=3))
+        authors.append(author)
+    locked = {author.pk for author in authors[::3]}
+    held, release, errors = threading.Event(), threading.Event(), []
+
+    def hold_locks():
+        try:
+            with transaction.atomic():
+                assert len(ReportPreferences.objects.select_for_update().filter(pk__in=locked)) == len(locked)
+                held.set()
+                release.wait(timeout=60)
+        except Exception as exc:  # reported below: a thread's exception would otherwise go unseen
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def tick(into):
+        try:
+            into.extend(chunk for _, chunk in take_due_reports(now=now))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def taken_by(chunks):
+        return {pk for chunk in chunks for _, author_ids in chunk.groups.items() for pk in author_ids}
+
+    holder = threading.Thread(target=hold_locks)
+    holder.start()
+    try:
+        assert held.wait(timeout=20), errors
+        chunks = []
+        ticker = threading.Thread(target=tick, args=(chunks,))
+        ticker.start()
+        ticker.join(timeout=5)  # a tick of 8 authors takes a fraction of that; a blocked one would wait for `release`
+        returned_while_locked = not ticker.is_alive()
+    finally:
+        release.set()
+        holder.join(timeout=60)
+    ticker.join(timeout=60)
+    assert not errors, errors
+    assert returned_while_locked, "the tick waited for the rows another transaction holds"
+    assert taken_by(chunks) == {author.pk for author in authors} - locked
+    assert set(ReportDelivery.objects.values_list("author_id", flat=True)) == taken_by(chunks)
+    assert set(due_authors(now).values_list("pk", flat=True)) == locked  # still due: the next tick's
+
+    assert taken_by(chunk for _, chunk in take_due_reports(now=now)) == locked
 
 
 @pytest.mark.django_db
