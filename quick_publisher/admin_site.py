@@ -5,11 +5,14 @@
   own answers any staff member, and the address of someone else's draft gives its title away.
 """
 
+from operator import attrgetter
+
 from django.contrib import admin
 from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes import views as contenttype_views
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import path
 from django.utils.decorators import method_decorator
@@ -53,3 +56,29 @@ class SuperusersOnly:
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
+
+
+class OwnRowsOnly:
+    """For a model admin whose rows each belong to an author (owner_path, the lookup from a row to its author): a
+    superuser sees every row; anyone else only their own, and only with the model's view permission, whatever a
+    group holds. Another author's row answers as a missing one does."""
+
+    owner_path = "author"
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        return rows if request.user.is_superuser else rows.filter(**{self.owner_path: request.user})
+
+    def get_object(self, request, object_id, from_field=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied  # as for any model the user may not see, before saying whether the row exists
+        row = super().get_object(request, object_id, from_field)
+        if row is None:  # someone else's, or none at all: the same answer
+            raise Http404(f"No such {self.opts.verbose_name}.")
+        return row
+
+    def has_view_permission(self, request, obj=None):
+        if request.user.is_active and request.user.is_superuser:
+            return True
+        owner_id = attrgetter(f"{self.owner_path.replace('__', '.')}_id")
+        return super().has_view_permission(request, obj) and (obj is None or owner_id(obj) == request.user.pk)

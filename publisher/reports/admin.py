@@ -1,14 +1,13 @@
 """The reports' admin screens: deliveries, runs with their progress, and authors' preferences (superusers only)."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from quick_publisher.admin_site import SuperusersOnly
+from quick_publisher.admin_site import OwnRowsOnly, SuperusersOnly
 
 from ..models import ReportDelivery, ReportPreferences, ReportRun
 from . import tasks
@@ -17,7 +16,7 @@ from .progress import run_progress
 
 
 @admin.register(ReportDelivery)
-class ReportDeliveryAdmin(admin.ModelAdmin):
+class ReportDeliveryAdmin(OwnRowsOnly, admin.ModelAdmin):
     """Who sees which deliveries, whatever permissions a group holds: a superuser sees every author's, and may
     retry or delete them; anyone else only their own, read-only, and only with the model's view permission (no
     group has it). Their own are shown without how sending went (an error names mail servers) or its task."""
@@ -41,23 +40,6 @@ class ReportDeliveryAdmin(admin.ModelAdmin):
     )
     actions = ["retry_failed_deliveries"]
     own_fields = ("kind", "period_start", "status", "sent_at", "created_at")  # what an author sees of theirs
-
-    def get_queryset(self, request):
-        deliveries = super().get_queryset(request)
-        return deliveries if request.user.is_superuser else deliveries.filter(author=request.user)
-
-    def get_object(self, request, object_id, from_field=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied  # as for any model the user may not see, before saying whether the row exists
-        delivery = super().get_object(request, object_id, from_field)
-        if delivery is None:  # someone else's, or none at all: the same answer
-            raise Http404("No such delivery.")
-        return delivery
-
-    def has_view_permission(self, request, obj=None):
-        if request.user.is_active and request.user.is_superuser:
-            return True
-        return super().has_view_permission(request, obj) and (obj is None or obj.author_id == request.user.pk)
 
     def has_add_permission(self, request):
         return False  # made by the report runs and the send commands
