@@ -22,7 +22,10 @@ def check_broker():
     """Whichever broker is configured (Redis or RabbitMQ), with a request's short timeouts: a broker that hangs
     fails the check in about a second instead of holding it for the broker's socket timeout."""
     with app.connection_for_write(transport_options=request_publish_options(app.conf.broker_url)) as conn:
-        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
+        try:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
+        except Exception as exc:  # where it was looked for, for the log (not every client's error says)
+            raise ConnectionError(f"{conn.as_uri()}: {type(exc).__name__}: {exc}") from exc
 
 
 CHECKS = (("database", check_database), ("broker", check_broker))
