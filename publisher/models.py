@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
+from taggit.managers import TaggableManager
 
 from .rendering import excerpt_from_html, render_markdown
 
@@ -19,6 +20,12 @@ class Post(models.Model):
     slug = models.SlugField(
         max_length=220, unique=True, blank=True, help_text="Leave empty to derive it from the title."
     )
+    description = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="A sentence or two: the page's description for search engines and sharing, and the excerpt on "
+        "the home page. Leave empty to use the post's opening words.",
+    )
     content = models.TextField(help_text="Markdown.")
     # Rendered and sanitized once, on save, so that a page view never parses Markdown.
     content_html = models.TextField(editable=False, default="")
@@ -32,6 +39,7 @@ class Post(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     view_count = models.PositiveBigIntegerField("views", default=0, editable=False)
+    tags = TaggableManager(blank=True, help_text="Separated by commas; a new tag is created as you type it.")
 
     class Meta:
         ordering = ["-published_at", "-created_at"]
@@ -45,9 +53,9 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         self.content_html = render_markdown(self.content)
-        self.excerpt = excerpt_from_html(self.content_html)
+        self.excerpt = self.description.strip() or excerpt_from_html(self.content_html)
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "content" in update_fields:
+        if update_fields is not None and {"content", "description"} & set(update_fields):
             kwargs["update_fields"] = {*update_fields, "content_html", "excerpt"}
         super().save(*args, **kwargs)
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.syndication",
     "django_celery_beat",
     "django_celery_results",
+    "taggit",
     "main",
     "publisher",
 ]
@@ -298,3 +299,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Tags: "Django" and "django" are one tag.
+TAGGIT_CASE_INSENSITIVE = True
