@@ -13,6 +13,7 @@ from quick_publisher.time_zones import zone
 
 from .. import counting, posts
 from ..models import Post
+from .markdown_preview import MarkdownEditor, MarkdownPreview
 from .stats import PostStatsScreens
 
 
@@ -29,6 +30,7 @@ class PostAdminForm(forms.ModelForm):
             "status",
             "publish_at",
         ]  # PostAdmin.get_fields shows the rest read-only
+        widgets = {"content": MarkdownEditor}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -62,9 +64,10 @@ class PostChangeList(ChangeList):
 
 
 @admin.register(Post)
-class PostAdmin(PostStatsScreens, admin.ModelAdmin):
+class PostAdmin(MarkdownPreview, PostStatsScreens, admin.ModelAdmin):
     form = PostAdminForm
-    list_display = ("title", "author", "status", "published_at", "publish_at", "views", "stats_link")
+    # What an author looks for first fits a laptop's screen beside the filters; superusers also see whose it is.
+    list_display = ("title", "status", "views", "stats_link", "published_at", "publish_at", "updated_at")
     list_filter = ("status", "published_at")
     search_fields = ("title",)
     date_hierarchy = "published_at"
@@ -102,6 +105,11 @@ class PostAdmin(PostStatsScreens, admin.ModelAdmin):
         if request.user.is_superuser:
             fields.insert(0, "author")
         return fields
+
+    def get_list_display(self, request):
+        if request.user.is_superuser:
+            return (*self.list_display[:1], "author", *self.list_display[1:])
+        return self.list_display
 
     def get_list_filter(self, request):
         if request.user.is_superuser:
@@ -179,6 +187,7 @@ class PostAdmin(PostStatsScreens, admin.ModelAdmin):
         preview = self.admin_site.admin_view(self.preview_view)
         return [
             *self.stats_urls(),
+            *self.markdown_preview_urls(),
             path("<path:object_id>/preview/", preview, name="publisher_post_preview"),
             *super().get_urls(),
         ]

@@ -1,0 +1,122 @@
+"""The posts' admin as authors write in it: the live preview's endpoint beside the Markdown editor, and the list of
+their posts (its columns)."""
+
+import re
+
+import pytest
+from django.test import Client
+
+from publisher.admin.markdown_preview import MAX_CHARACTERS
+from publisher.counting import flush_views, shown_views_of_post
+from publisher.models import Post
+from publisher.rendering import render_markdown
+from tests.factories import AuthorFactory, PostFactory, UserFactory
+
+PREVIEW_URL = "/admin/publisher/post/markdown-preview/"
+HOSTILE_MARKDOWN = """\
+Some **bold** words.
+
+<script>alert("preview")</script>
+
+[a link](javascript:alert(1)) <img src="x" onerror="alert(2)">
+"""
+
+
+def csrf_client(user):
+    """A browser's client: the CSRF check applies, and the token is the one the admin's form page set."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.get("/admin/publisher/post/add/").status_code == 200
+    return client, client.cookies["csrftoken"].value
+
+
+@pytest.mark.django_db
+def test_the_preview_is_the_public_pages_sanitized_html():
+    client, token = csrf_client(AuthorFactory())
+    response = client.post(PREVIEW_URL, {"content": HOSTILE_MARKDOWN, "csrfmiddlewaretoken": token})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    html = response.content.decode()
+    assert "<strong>bold</strong>" in html
+    assert "<script" not in html and "alert(&quot;preview&quot;)" not in html.replace('"', "&quot;")
+    assert "javascript:" not in html and "onerror" not in html
+    assert html == render_markdown(HOSTILE_MARKDOWN)  # the renderer of the public page, not one of its own
+
+
+@pytest.mark.django_db
+def test_the_preview_needs_a_staff_login():
+    anonymous = Client()
+    response = anonymous.post(PREVIEW_URL, {"content": "*hi*"})
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    reader = Client()
+    reader.force_login(UserFactory(is_staff=False))
+    response = reader.post(PREVIEW_URL, {"content": "*hi*"})
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.django_db
+def test_the_preview_needs_permission_to_write_posts():
+    staff = Client()
+    staff.force_login(UserFactory(is_staff=True))  # staff, but not an author: no permission on posts
+    assert staff.post(PREVIEW_URL, {"content": "*hi*"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_preview_needs_the_csrf_token_and_a_post():
+    client, token = csrf_client(AuthorFactory())
+    assert client.post(PREVIEW_URL, {"content": "*hi*"}).status_code == 403
+    assert client.post(PREVIEW_URL, {"content": "*hi*", "csrfmiddlewaretoken": "x" * 64}).status_code == 403
+    assert client.get(PREVIEW_URL, {"content": "*hi*"}).status_code == 405
+    assert client.post(PREVIEW_URL, {"content": "*hi*", "csrfmiddlewaretoken": token}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_too_long_a_text_is_a_clear_400():
+    client, token = csrf_client(AuthorFactory())
+    longest = client.post(PREVIEW_URL, {"content": "a" * MAX_CHARACTERS, "csrfmiddlewaretoken": token})
+    assert longest.status_code == 200
+    response = client.post(PREVIEW_URL, {"content": "a" * (MAX_CHARACTERS + 1), "csrfmiddlewaretoken": token})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode() == (
+        f"The text is too long to preview: at most {MAX_CHARACTERS} characters (it has {MAX_CHARACTERS + 1})."
+    )
+
+
+@pytest.mark.django_db
+def test_a_preview_counts_no_view_and_changes_no_post():
+    author = AuthorFactory()
+    post = PostFactory(author=author, content="Before")
+    stored = Post.objects.filter(pk=post.pk).values().get()
+    client, token = csrf_client(author)
+    for content in (post.content, "After, *not saved*"):
+        response = client.post(PREVIEW_URL, {"content": content, "csrfmiddlewaretoken": token, "id": post.pk})
+        assert response.status_code == 200
+    assert Post.objects.filter(pk=post.pk).values().get() == stored
+    assert shown_views_of_post(post) == 0
+    assert flush_views() == 0
+
+
+@pytest.mark.django_db
+def test_the_post_form_carries_the_editor_and_its_script():
+    client = Client()
+    client.force_login(AuthorFactory())
+    page = client.get("/admin/publisher/post/add/").content.decode()
+    assert re.search(r'<textarea[^>]*data-markdown-preview-url="/admin/publisher/post/markdown-preview/"', page)
+    assert re.search(r'<script src="/static/publisher/markdown_preview.js"', page)
+    assert re.search(r'<link href="/static/publisher/markdown_preview.css"', page)
+
+
+def column_names(client):
+    page = client.get("/admin/publisher/post/").content.decode()
+    return re.findall(r'<th scope="col" class="[^"]*column-(\w+)', page)
+
+
+@pytest.mark.django_db
+def test_an_authors_list_shows_their_columns_without_an_author_column(client, admin_client):
+    author = AuthorFactory()
+    PostFactory(author=author)
+    client.force_login(author)
+    mine = ["title", "status", "views", "stats_link", "published_at", "publish_at", "updated_at"]
+    assert column_names(client) == mine
+    assert column_names(admin_client) == ["title", "author", *mine[1:]]
