@@ -3,10 +3,11 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from quick_publisher.time_zones import zone
@@ -53,6 +54,11 @@ class PostAdminForm(forms.ModelForm):
         return posts.unique_slug(slug, exclude_pk=self.instance.pk)
 
 
+def short_date_and_time(moment):
+    """A list's date: short, and free to wrap, so that every column fits beside the filters."""
+    return None if moment is None else formats.date_format(timezone.localtime(moment), "j M Y, H:i")
+
+
 class PostChangeList(ChangeList):
     """The admin's list of posts, with the views their pages show read for the whole page of rows at once."""
 
@@ -66,8 +72,8 @@ class PostChangeList(ChangeList):
 @admin.register(Post)
 class PostAdmin(MarkdownPreview, PostStatsScreens, admin.ModelAdmin):
     form = PostAdminForm
-    # What an author looks for first fits a laptop's screen beside the filters; superusers also see whose it is.
-    list_display = ("title", "status", "views", "stats_link", "published_at", "publish_at", "updated_at")
+    # What an author looks for fits a laptop's screen beside the filters; superusers also see whose post it is.
+    list_display = ("title", "status", "views", "stats_link", "goes_live", "updated")
     list_filter = ("status", "published_at")
     search_fields = ("title",)
     date_hierarchy = "published_at"
@@ -134,6 +140,17 @@ class PostAdmin(MarkdownPreview, PostStatsScreens, admin.ModelAdmin):
             return 0
         shown = getattr(post, "views_shown", None)  # set for a whole page of the list by PostChangeList
         return counting.shown_views_of_post(post) if shown is None else shown
+
+    @admin.display(description="Date", ordering=Coalesce("published_at", "publish_at"))
+    def goes_live(self, post):
+        """When the post went live, or for a scheduled one when it will."""
+        if post.status == Post.Status.SCHEDULED:
+            return short_date_and_time(post.publish_at)
+        return short_date_and_time(post.published_at)
+
+    @admin.display(description="Updated", ordering="updated_at")
+    def updated(self, post):
+        return short_date_and_time(post.updated_at)
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

@@ -117,6 +117,6 @@ def test_an_authors_list_shows_their_columns_without_an_author_column(client, ad
     author = AuthorFactory()
     PostFactory(author=author)
     client.force_login(author)
-    mine = ["title", "status", "views", "stats_link", "published_at", "publish_at", "updated_at"]
+    mine = ["title", "status", "views", "stats_link", "goes_live", "updated"]
     assert column_names(client) == mine
     assert column_names(admin_client) == ["title", "author", *mine[1:]]
