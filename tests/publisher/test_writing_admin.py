@@ -8,11 +8,12 @@ from django.test import Client
 
 from publisher.admin.markdown_preview import MAX_CHARACTERS
 from publisher.counting import flush_views, shown_views_of_post
-from publisher.models import Post
+from publisher.models import DailyPostViews, Post
 from publisher.rendering import render_markdown
 from tests.factories import AuthorFactory, PostFactory, UserFactory
 
 PREVIEW_URL = "/admin/publisher/post/markdown-preview/"
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 HOSTILE_MARKDOWN = """\
 Some **bold** words.
 
@@ -85,16 +86,17 @@ def test_too_long_a_text_is_a_clear_400():
 
 @pytest.mark.django_db
 def test_a_preview_counts_no_view_and_changes_no_post():
-    author = AuthorFactory()
-    post = PostFactory(author=author, content="Before")
+    post = PostFactory(content="Before")
     stored = Post.objects.filter(pk=post.pk).values().get()
-    client, token = csrf_client(author)
+    # Not the post's author (whose reading never counts), from a person's browser.
+    client, token = csrf_client(UserFactory(is_staff=True, is_superuser=True))
     for content in (post.content, "After, *not saved*"):
-        response = client.post(PREVIEW_URL, {"content": content, "csrfmiddlewaretoken": token, "id": post.pk})
-        assert response.status_code == 200
+        data = {"content": content, "csrfmiddlewaretoken": token, "id": post.pk, "slug": post.slug}
+        assert client.post(PREVIEW_URL, data, HTTP_USER_AGENT=BROWSER).status_code == 200
     assert Post.objects.filter(pk=post.pk).values().get() == stored
     assert shown_views_of_post(post) == 0
     assert flush_views() == 0
+    assert not DailyPostViews.objects.exists()
 
 
 @pytest.mark.django_db
