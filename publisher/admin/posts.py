@@ -59,6 +59,14 @@ def short_date_and_time(moment):
     return None if moment is None else formats.date_format(timezone.localtime(moment), "j M Y, H:i")
 
 
+def rendered_in_users_zone(request, view, *args, **kwargs):
+    with timezone.override(zone(request.user.time_zone)):
+        response = view(request, *args, **kwargs)
+        if hasattr(response, "render"):
+            response.render()
+        return response
+
+
 class PostChangeList(ChangeList):
     """The admin's list of posts, with the views their pages show read for the whole page of rows at once."""
 
@@ -124,11 +132,10 @@ class PostAdmin(MarkdownPreview, PostStatsScreens, admin.ModelAdmin):
 
     def changeform_view(self, request, *args, **kwargs):
         # Dates and times, a scheduled post's included, are shown and entered in the author's own zone.
-        with timezone.override(zone(request.user.time_zone)):
-            response = super().changeform_view(request, *args, **kwargs)
-            if hasattr(response, "render"):
-                response.render()
-            return response
+        return rendered_in_users_zone(request, super().changeform_view, *args, **kwargs)
+
+    def changelist_view(self, request, *args, **kwargs):
+        return rendered_in_users_zone(request, super().changelist_view, *args, **kwargs)
 
     def get_changelist(self, request, **kwargs):
         return PostChangeList

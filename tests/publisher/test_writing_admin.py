@@ -2,6 +2,7 @@
 their posts (its columns)."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
@@ -10,7 +11,7 @@ from publisher.admin.markdown_preview import MAX_CHARACTERS
 from publisher.counting import flush_views, shown_views_of_post
 from publisher.models import DailyPostViews, Post
 from publisher.rendering import render_markdown
-from tests.factories import AuthorFactory, PostFactory, UserFactory
+from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
 
 PREVIEW_URL = "/admin/publisher/post/markdown-preview/"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -122,3 +123,15 @@ def test_an_authors_list_shows_their_columns_without_an_author_column(client, ad
     mine = ["title", "status", "views", "stats_link", "goes_live", "updated"]
     assert column_names(client) == mine
     assert column_names(admin_client) == ["title", "author", *mine[1:]]
+
+
+@pytest.mark.django_db
+def test_the_lists_dates_are_short_and_in_the_authors_zone(client):
+    author = AuthorFactory(time_zone="Asia/Kathmandu")  # UTC+05:45
+    goes_live = datetime(2031, 3, 14, 22, 30, tzinfo=UTC)
+    DraftFactory(author=author, status=Post.Status.SCHEDULED, publish_at=goes_live)
+    PostFactory(author=author, published_at=datetime(2030, 1, 2, 3, 4, tzinfo=UTC))
+    client.force_login(author)
+    page = client.get("/admin/publisher/post/").content.decode()
+    dates = re.findall(r'<td class="field-goes_live">([^<]*)</td>', page)
+    assert sorted(dates) == ["15 Mar 2031, 04:15", "2 Jan 2030, 08:49"]
