@@ -55,8 +55,13 @@ class PostAdminForm(forms.ModelForm):
 
 
 def short_date_and_time(moment):
-    """A list's date: short, and free to wrap, so that every column fits beside the filters."""
-    return None if moment is None else formats.date_format(timezone.localtime(moment), "j M Y, H:i")
+    """A list's date: short, the day above the time, so that every column fits beside the filters."""
+    if moment is None:
+        return None
+    local = timezone.localtime(moment)
+    return format_html(
+        '<span class="nowrap">{}</span><br>{}', formats.date_format(local, "j M Y"), formats.time_format(local, "H:i")
+    )
 
 
 def rendered_in_users_zone(request, view, *args, **kwargs):
@@ -122,7 +127,7 @@ class PostAdmin(MarkdownPreview, PostStatsScreens, admin.ModelAdmin):
 
     def get_list_display(self, request):
         if request.user.is_superuser:
-            return (*self.list_display[:1], "author", *self.list_display[1:])
+            return (*self.list_display[:1], "author_name", *self.list_display[1:])
         return self.list_display
 
     def get_list_filter(self, request):
@@ -154,6 +159,10 @@ class PostAdmin(MarkdownPreview, PostStatsScreens, admin.ModelAdmin):
         if post.status == Post.Status.SCHEDULED:
             return short_date_and_time(post.publish_at)
         return short_date_and_time(post.published_at)
+
+    @admin.display(description="Author", ordering="author__full_name")
+    def author_name(self, post):
+        return post.author.full_name or post.author.email  # a name wraps where an address cannot
 
     @admin.display(description="Updated", ordering="updated_at")
     def updated(self, post):
