@@ -135,3 +135,11 @@ def test_the_lists_dates_are_short_and_in_the_authors_zone(client):
     page = client.get("/admin/publisher/post/").content.decode()
     dates = re.findall(r'<td class="field-goes_live"><span class="nowrap">([^<]*)</span><br>([^<]*)</td>', page)
     assert sorted(dates) == [("15 Mar 2031", "04:15"), ("2 Jan 2030", "08:49")]
+
+
+@pytest.mark.django_db
+def test_a_body_beyond_what_django_reads_is_a_400_too(settings):
+    client, token = csrf_client(AuthorFactory())
+    too_big = "é" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # beyond the limit once encoded, whatever the field's
+    response = client.post(PREVIEW_URL, {"content": too_big, "csrfmiddlewaretoken": token})
+    assert response.status_code == 400

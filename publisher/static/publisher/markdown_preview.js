@@ -4,7 +4,7 @@
 "use strict";
 (function () {
   const PAUSE_MS = 300;
-  const UNAVAILABLE = "The preview is unavailable for the moment: the server did not answer.";
+  const UNAVAILABLE = "No preview for the moment: the server did not give one.";
 
   function attach(textarea) {
     const editor = document.createElement("div");
