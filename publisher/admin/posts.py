@@ -27,6 +27,7 @@ class PostAdminForm(forms.ModelForm):
             "author",
             "title",
             "slug",
+            "description",
             "content",
             "status",
             "publish_at",
@@ -112,6 +113,7 @@ class PostAdmin(MarkdownPreview, PostStatsScreens, admin.ModelAdmin):
         fields = [
             "title",
             "slug",
+            "description",
             "content",
             "status",
             "publish_at",

@@ -12,6 +12,7 @@ from publisher.counting import flush_views, shown_views_of_post
 from publisher.models import DailyPostViews, Post
 from publisher.rendering import render_markdown
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
+from tests.support.admin_forms import POST_FORM
 
 PREVIEW_URL = "/admin/publisher/post/markdown-preview/"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -143,3 +144,14 @@ def test_a_body_beyond_what_django_reads_is_a_400_too(settings):
     too_big = "é" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # beyond the limit once encoded, whatever the field's
     response = client.post(PREVIEW_URL, {"content": too_big, "csrfmiddlewaretoken": token})
     assert response.status_code == 400
+
+
+@pytest.mark.django_db
+def test_an_author_writes_the_posts_description_in_the_admin(client):
+    author = AuthorFactory()
+    client.force_login(author)
+    description = "What the engine could do, in two sentences. The second one."
+    response = client.post("/admin/publisher/post/add/", {**POST_FORM, "description": description})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    post = Post.objects.get(author=author)
+    assert post.description == description and post.excerpt == description
