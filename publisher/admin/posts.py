@@ -3,16 +3,18 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from quick_publisher.time_zones import zone
 
 from .. import counting, posts
 from ..models import Post
+from .markdown_preview import MarkdownEditor, MarkdownPreview
 from .stats import PostStatsScreens
 
 
@@ -25,10 +27,12 @@ class PostAdminForm(forms.ModelForm):
             "author",
             "title",
             "slug",
+            "description",
             "content",
             "status",
             "publish_at",
         ]  # PostAdmin.get_fields shows the rest read-only
+        widgets = {"content": MarkdownEditor}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -51,6 +55,24 @@ class PostAdminForm(forms.ModelForm):
         return posts.unique_slug(slug, exclude_pk=self.instance.pk)
 
 
+def short_date_and_time(moment):
+    """A list's date: short, the day above the time, so that every column fits beside the filters."""
+    if moment is None:
+        return None
+    local = timezone.localtime(moment)
+    return format_html(
+        '<span class="nowrap">{}</span><br>{}', formats.date_format(local, "j M Y"), formats.time_format(local, "H:i")
+    )
+
+
+def rendered_in_users_zone(request, view, *args, **kwargs):
+    with timezone.override(zone(request.user.time_zone)):
+        response = view(request, *args, **kwargs)
+        if hasattr(response, "render"):
+            response.render()
+        return response
+
+
 class PostChangeList(ChangeList):
     """The admin's list of posts, with the views their pages show read for the whole page of rows at once."""
 
@@ -62,9 +84,10 @@ class PostChangeList(ChangeList):
 
 
 @admin.register(Post)
-class PostAdmin(PostStatsScreens, admin.ModelAdmin):
+class PostAdmin(MarkdownPreview, PostStatsScreens, admin.ModelAdmin):
     form = PostAdminForm
-    list_display = ("title", "author", "status", "published_at", "publish_at", "views", "stats_link")
+    # What an author looks for fits a laptop's screen beside the filters; superusers also see whose post it is.
+    list_display = ("title", "status", "views", "stats_link", "goes_live", "updated")
     list_filter = ("status", "published_at")
     search_fields = ("title",)
     date_hierarchy = "published_at"
@@ -90,6 +113,7 @@ class PostAdmin(PostStatsScreens, admin.ModelAdmin):
         fields = [
             "title",
             "slug",
+            "description",
             "content",
             "status",
             "publish_at",
@@ -103,6 +127,11 @@ class PostAdmin(PostStatsScreens, admin.ModelAdmin):
             fields.insert(0, "author")
         return fields
 
+    def get_list_display(self, request):
+        if request.user.is_superuser:
+            return (*self.list_display[:1], "author_name", *self.list_display[1:])
+        return self.list_display
+
     def get_list_filter(self, request):
         if request.user.is_superuser:
             return (*self.list_filter, "author")
@@ -110,11 +139,10 @@ class PostAdmin(PostStatsScreens, admin.ModelAdmin):
 
     def changeform_view(self, request, *args, **kwargs):
         # Dates and times, a scheduled post's included, are shown and entered in the author's own zone.
-        with timezone.override(zone(request.user.time_zone)):
-            response = super().changeform_view(request, *args, **kwargs)
-            if hasattr(response, "render"):
-                response.render()
-            return response
+        return rendered_in_users_zone(request, super().changeform_view, *args, **kwargs)
+
+    def changelist_view(self, request, *args, **kwargs):
+        return rendered_in_users_zone(request, super().changelist_view, *args, **kwargs)
 
     def get_changelist(self, request, **kwargs):
         return PostChangeList
@@ -126,6 +154,21 @@ class PostAdmin(PostStatsScreens, admin.ModelAdmin):
             return 0
         shown = getattr(post, "views_shown", None)  # set for a whole page of the list by PostChangeList
         return counting.shown_views_of_post(post) if shown is None else shown
+
+    @admin.display(description="Date", ordering=Coalesce("published_at", "publish_at"))
+    def goes_live(self, post):
+        """When the post went live, or for a scheduled one when it will."""
+        if post.status == Post.Status.SCHEDULED:
+            return short_date_and_time(post.publish_at)
+        return short_date_and_time(post.published_at)
+
+    @admin.display(description="Author", ordering="author__full_name")
+    def author_name(self, post):
+        return post.author.full_name or post.author.email  # a name wraps where an address cannot
+
+    @admin.display(description="Updated", ordering="updated_at")
+    def updated(self, post):
+        return short_date_and_time(post.updated_at)
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -179,6 +222,7 @@ class PostAdmin(PostStatsScreens, admin.ModelAdmin):
         preview = self.admin_site.admin_view(self.preview_view)
         return [
             *self.stats_urls(),
+            *self.markdown_preview_urls(),
             path("<path:object_id>/preview/", preview, name="publisher_post_preview"),
             *super().get_urls(),
         ]
