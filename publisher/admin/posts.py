@@ -14,6 +14,7 @@ from quick_publisher.time_zones import zone
 from .. import counting, posts
 from ..models import Post
 from .stats import PostStatsScreens
+from .tags import PostTagsField
 
 
 class PostAdminForm(forms.ModelForm):
@@ -25,10 +26,13 @@ class PostAdminForm(forms.ModelForm):
             "author",
             "title",
             "slug",
+            "description",
             "content",
+            "tags",
             "status",
             "publish_at",
         ]  # PostAdmin.get_fields shows the rest read-only
+        field_classes = {"tags": PostTagsField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -90,7 +94,9 @@ class PostAdmin(PostStatsScreens, admin.ModelAdmin):
         fields = [
             "title",
             "slug",
+            "description",
             "content",
+            "tags",
             "status",
             "publish_at",
             "preview_link",
