@@ -117,6 +117,11 @@ def test_the_post_page_links_its_author_and_tags_and_shows_a_reading_time(client
     with django_assert_num_queries(0):  # from the post page cache, with its tags and author link
         cached = client.get(f"/{post.slug}/", HTTP_USER_AGENT=BROWSER).content.decode()
     assert cached == page.replace("Viewed 1 time", "Viewed 2 times")
+    client.force_login(UserFactory())
+    client.get(f"/{post.slug}/", HTTP_USER_AGENT=BROWSER)  # the post cached for signed-in readers, tags and all
+    with django_assert_num_queries(1):  # the reader's own user, nothing for the post, its author or its tags
+        signed_in = client.get(f"/{post.slug}/", HTTP_USER_AGENT=BROWSER).content.decode()
+    assert ">Engines</a>" in signed_in and "4 min read" in signed_in and "/authors/ada-lovelace/" in signed_in
 
 
 def view(client, post):
