@@ -28,6 +28,12 @@ def test_one_tag_whatever_its_case_with_one_slug(client):
     page = client.get("/tags/django/").content.decode()
     assert "First" in page and "Second" in page
     assert client.get("/tags/Django/").status_code == 404  # one address per tag: its slug
+    first.tags.add("Café crème")
+    assert Tag.objects.get(name="Café crème").slug == "café-crème"  # any letter, as taggit keeps it
+    cafe = client.get(first.get_absolute_url()).content.decode()
+    assert '<a href="/tags/caf%C3%A9-cr%C3%A8me/" rel="tag">Café crème</a>' in cafe
+    assert "First" in client.get("/tags/caf%C3%A9-cr%C3%A8me/").content.decode()
+    assert client.get("/tags/caf%C3%A9-cr%C3%A8me/feed/").status_code == 200
 
 
 @pytest.mark.django_db
