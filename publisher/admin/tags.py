@@ -18,7 +18,13 @@ class TagInputWithSuggestions(TagWidget):
 
     def render(self, name, value, attrs=None, renderer=None):
         datalist_id = f"{(attrs or {}).get('id') or name}-suggestions"
-        attrs = {**(attrs or {}), "list": datalist_id, "autocomplete": "off", "data-tag-suggestions": ""}
+        attrs = {
+            **(attrs or {}),
+            "class": "vTextField",  # as wide as the admin's other text inputs
+            "list": datalist_id,
+            "autocomplete": "off",
+            "data-tag-suggestions": "",
+        }
         options = format_html_join("", '<option value="{}">', ((tag,) for tag in tag_names()))
         return format_html(
             '{}<datalist id="{}">{}</datalist>', super().render(name, value, attrs, renderer), datalist_id, options
