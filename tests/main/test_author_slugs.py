@@ -2,9 +2,10 @@
 rename moves the slug, and the migration gives every existing user one."""
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.migrations.executor import MigrationExecutor
 
+from main import slugs
 from main.models import User
 from tests.factories import PostFactory, UserFactory
 
@@ -67,3 +68,27 @@ def test_the_migration_gives_existing_users_slugs_from_their_names_in_order_of_j
         "private.address@example.com": "author",
     }
     MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db
+def test_a_slug_a_concurrent_twin_took_is_tried_again_with_the_next(monkeypatch):
+    UserFactory(full_name="Ada")
+    derived = []
+    free_slug = slugs.free_slug
+
+    def as_if_a_twin_had_not_committed_yet(full_name, taken):
+        derived.append(free_slug(full_name, set() if not derived else taken))
+        return derived[-1]
+
+    monkeypatch.setattr(slugs, "free_slug", as_if_a_twin_had_not_committed_yet)
+    twin = UserFactory(full_name="Ada", email="twin@example.com")
+    assert derived == ["ada", "ada-2"]
+    assert User.objects.get(pk=twin.pk).slug == "ada-2"
+
+
+@pytest.mark.django_db
+def test_another_constraint_is_not_retried_as_a_slug_would_be():
+    UserFactory(email="taken@example.com", full_name="First")
+    with pytest.raises(IntegrityError) as error:
+        User.objects.create_user(email="taken@example.com", full_name="Second")
+    assert "free slug" not in str(error.value)  # the email's own error, raised at once
