@@ -1,5 +1,5 @@
 """What publisher does when something happens elsewhere: after a migrate, when main verifies or changes a user, and
-when a post or an author is saved."""
+when a post, its tags or an author change."""
 
 from django.conf import settings
 from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save, pre_delete, pre_save
