@@ -279,6 +279,7 @@ def create_authors(count, *, first_number=0, batch_size=5000):
             User(
                 email=f"author{n}@bench.example",
                 full_name=f"Author {n}",
+                slug=f"author-{n}",  # as User.save would derive it (bulk_create skips save())
                 password=make_password(None),
                 is_active=True,
                 is_verified=True,

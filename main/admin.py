@@ -36,10 +36,11 @@ class UserAdmin(DjangoUserAdmin):
         "verification_sent_at",
         "verified_at",
         "password_link",
+        "slug",
     )
     # The password hash is never shown, not even masked: only a link to set a new one.
     fieldsets = (
-        (None, {"fields": ("email", "full_name", "time_zone", "password_link")}),
+        (None, {"fields": ("email", "full_name", "slug", "time_zone", "password_link")}),
         ("Verification", {"fields": ("is_verified", "verification_sent_at", "verified_at")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),

@@ -3,11 +3,13 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import IntegrityError, models, router, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from quick_publisher import time_zones
+
+from . import slugs
 
 
 def default_time_zone():
@@ -61,6 +63,8 @@ class UserManager(BaseUserManager):
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField("email address", max_length=254, unique=True)
     full_name = models.CharField(max_length=150)
+    # Public (the author page's address): derived from the full name on save, never from the email address.
+    slug = models.SlugField(max_length=160, unique=True, editable=False)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(
         default=False, help_text="Staff users can log in to the admin; verified users become staff authors."
@@ -99,6 +103,33 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.email
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "full_name" not in update_fields:
+            return super().save(*args, **kwargs)
+        if slugs.slug_fits_name(self.slug, self.full_name):
+            return super().save(*args, **kwargs)
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "slug"}
+        return self.save_with_free_slug(*args, **kwargs)
+
+    def save_with_free_slug(self, *args, **kwargs):
+        """Save under the name's first free slug, again with the next one should a concurrent twin take it."""
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        others = type(self)._default_manager.using(using).exclude(pk=self.pk)
+        for _ in range(5):
+            base = slugs.slug_base(self.full_name)
+            self.slug = slugs.free_slug(
+                self.full_name, set(others.filter(slug__startswith=base).values_list("slug", flat=True))
+            )
+            try:
+                with transaction.atomic(using=using):
+                    return super().save(*args, **kwargs)
+            except IntegrityError:
+                if not others.filter(slug=self.slug).exists():
+                    raise  # another constraint (the email's): not the slug's to retry
+        raise IntegrityError(f"Could not find a free slug for {self.full_name!r}")
 
     def clean(self):
         super().clean()

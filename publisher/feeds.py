@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.contrib.syndication.views import Feed
+from django.http import Http404
+from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
 from . import selectors
@@ -33,3 +35,47 @@ class LatestPostsFeed(Feed):
 
     def item_updateddate(self, post):
         return post.updated_at
+
+
+class AuthorPostsFeed(LatestPostsFeed):
+    """An author's latest posts (the author page's feed)."""
+
+    def get_object(self, request, slug):
+        author = selectors.author_with_slug(slug)
+        if author is None:
+            raise Http404("No such author.")
+        return author
+
+    def title(self, author):
+        return f"Quick Publisher: posts by {author.full_name}"
+
+    def subtitle(self, author):
+        return f"The newest posts by {author.full_name} on Quick Publisher."
+
+    def link(self, author):
+        return f"{settings.SITE_URL}{reverse('author_posts', args=[author.slug])}"
+
+    def items(self, author):
+        return selectors.published_posts_by(author)[:30]
+
+
+class TagPostsFeed(LatestPostsFeed):
+    """The latest posts with a tag (the tag page's feed)."""
+
+    def get_object(self, request, slug):
+        tag = selectors.tag_with_slug(slug)
+        if tag is None:
+            raise Http404("No such tag.")
+        return tag
+
+    def title(self, tag):
+        return f"Quick Publisher: posts tagged {tag.name}"
+
+    def subtitle(self, tag):
+        return f"The newest posts tagged {tag.name} on Quick Publisher."
+
+    def link(self, tag):
+        return f"{settings.SITE_URL}{reverse('tag_posts', args=[tag.slug])}"
+
+    def items(self, tag):
+        return selectors.published_posts_tagged(tag)[:30]

@@ -29,6 +29,8 @@ RESERVED_SLUGS = frozenset(
         "media",
         "page",
         "api",
+        "authors",
+        "tags",
     }
 )
 

@@ -1,12 +1,33 @@
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef
+from taggit.models import Tag
+
 from .models import Post
+
+# What a list of posts (home, author and tag pages) shows of each post and its author.
+LISTED_POST_FIELDS = (
+    "title",
+    "slug",
+    "excerpt",
+    "published_at",
+    "view_count",
+    "author__full_name",
+    "author__slug",
+)
 
 
 def published_posts():
     return Post.objects.filter(status=Post.Status.PUBLISHED).select_related("author").order_by("-published_at", "-pk")
 
 
+def listed_posts(posts):
+    """Posts as a list shows them: with their authors and tags, in three queries whatever the page's length."""
+    return posts.only(*LISTED_POST_FIELDS).prefetch_related("tags")
+
+
 def published_post(slug):
-    """The post a post page shows, with only what the page reads (it is kept in the post page cache)."""
+    """The post a post page shows, with only what the page reads (it is kept in the post page cache), its tags
+    included."""
     fields = (
         "title",
         "slug",
@@ -16,7 +37,39 @@ def published_post(slug):
         "updated_at",
         "view_count",
         "author__full_name",
-        "author__email",
+        "author__slug",
         "author__time_zone",
     )  # the zone: a view is counted on the author's day
-    return published_posts().filter(slug=slug).only(*fields).first()
+    return published_posts().filter(slug=slug).only(*fields).prefetch_related("tags").first()
+
+
+def published_posts_by(author):
+    return published_posts().filter(author=author)
+
+
+def published_posts_tagged(tag):
+    return published_posts().filter(tags=tag)
+
+
+def authors_with_published_posts():
+    """Users with a published post: the only ones with an author page (nobody else's name is made public)."""
+    published = Post.objects.filter(author=OuterRef("pk"), status=Post.Status.PUBLISHED)
+    return get_user_model().objects.filter(Exists(published)).only("full_name", "slug").order_by("slug")
+
+
+def tags_with_published_posts():
+    """Tags of a published post: a tag only drafts carry is not public (its name could give a draft away)."""
+    published = Post.objects.filter(tags=OuterRef("pk"), status=Post.Status.PUBLISHED)
+    return Tag.objects.filter(Exists(published)).order_by("slug")
+
+
+def author_with_slug(slug):
+    return authors_with_published_posts().filter(slug=slug).first()
+
+
+def tag_with_slug(slug):
+    return tags_with_published_posts().filter(slug=slug).first()
+
+
+def slugs_of_posts_tagged(tag):
+    return list(Post.objects.filter(tags=tag).values_list("slug", flat=True))

@@ -1,13 +1,14 @@
 """What publisher does when something happens elsewhere: after a migrate, when main verifies or changes a user, and
-when a post or an author is saved."""
+when a post, its tags or an author change."""
 
 from django.conf import settings
-from django.db.models.signals import post_delete, post_migrate, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save, pre_delete, pre_save
 from django.dispatch import receiver
+from taggit.models import Tag
 
 from quick_publisher.signals import account_changed, user_verified
 
-from . import page_cache, reports
+from . import page_cache, reports, selectors
 from .authors import ensure_authors_group, make_author
 from .models import Post
 from .periodic_tasks import ensure_periodic_tasks
@@ -48,6 +49,26 @@ def invalidate_page_when_a_post_is_saved(sender, instance, using, **kwargs):
 @receiver(post_delete, sender=Post, dispatch_uid="publisher_post_deleted_invalidate_page")
 def invalidate_page_when_a_post_is_deleted(sender, instance, using, **kwargs):
     page_cache.invalidate_pages_on_commit([instance.slug], using=using)
+
+
+# A post page shows its tags: a post's tags changed (without a save of the post), or a tag renamed or deleted.
+@receiver(m2m_changed, sender=Post.tags.through, dispatch_uid="publisher_post_tags_changed_invalidate_page")
+def invalidate_page_when_a_posts_tags_change(sender, instance, action, reverse, pk_set, using, **kwargs):
+    if action not in ("post_add", "post_remove", "post_clear") or (action != "post_clear" and not pk_set):
+        return
+    slugs = selectors.slugs_of_posts_tagged(instance) if reverse else [instance.slug]
+    page_cache.invalidate_pages_on_commit(slugs, using=using)
+
+
+@receiver(post_save, sender=Tag, dispatch_uid="publisher_tag_saved_invalidate_pages")
+def invalidate_pages_when_a_tag_is_saved(sender, instance, created, using, **kwargs):
+    if not created:
+        page_cache.invalidate_pages_on_commit(selectors.slugs_of_posts_tagged(instance), using=using)
+
+
+@receiver(pre_delete, sender=Tag, dispatch_uid="publisher_tag_deleted_invalidate_pages")
+def invalidate_pages_when_a_tag_is_deleted(sender, instance, using, **kwargs):
+    page_cache.invalidate_pages_on_commit(selectors.slugs_of_posts_tagged(instance), using=using)
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="publisher_author_changed_invalidate_pages")

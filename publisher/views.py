@@ -8,15 +8,58 @@ from django.views.generic import ListView
 from . import counting, page_cache, selectors
 
 
-class HomeView(ListView):
-    template_name = "publisher/home.html"
+class PostListView(ListView):
+    """A page of published posts, newest first, each with its author, tags and the views its own page shows."""
+
     context_object_name = "posts"
     paginate_by = settings.POSTS_PER_PAGE
 
     def get_queryset(self):
-        return selectors.published_posts().only(
-            "title", "slug", "excerpt", "published_at", "view_count", "author__full_name", "author__email"
-        )
+        return selectors.listed_posts(self.published_posts())
+
+    def published_posts(self):
+        return selectors.published_posts()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["posts"] = counting.with_shown_views(context["posts"])
+        return context
+
+
+class HomeView(PostListView):
+    template_name = "publisher/home.html"
+
+
+class AuthorPostsView(PostListView):
+    template_name = "publisher/author_posts.html"
+
+    def get(self, request, *args, slug, **kwargs):
+        self.author = selectors.author_with_slug(slug)
+        if self.author is None:
+            raise Http404("No such author.")
+        return super().get(request, *args, **kwargs)
+
+    def published_posts(self):
+        return selectors.published_posts_by(self.author)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(author=self.author, **kwargs)
+
+
+class TagPostsView(PostListView):
+    template_name = "publisher/tag_posts.html"
+
+    def get(self, request, *args, slug, **kwargs):
+        self.tag = selectors.tag_with_slug(slug)
+        if self.tag is None:
+            raise Http404("No such tag.")
+        return super().get(request, *args, **kwargs)
+
+    def published_posts(self):
+        return selectors.published_posts_tagged(self.tag)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(tag=self.tag, **kwargs)
 
 
 @require_safe

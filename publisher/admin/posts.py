@@ -16,6 +16,7 @@ from .. import counting, posts
 from ..models import Post
 from .markdown_preview import MarkdownEditor, MarkdownPreview
 from .stats import PostStatsScreens
+from .tags import PostTagsField
 
 
 class PostAdminForm(forms.ModelForm):
@@ -29,10 +30,12 @@ class PostAdminForm(forms.ModelForm):
             "slug",
             "description",
             "content",
+            "tags",
             "status",
             "publish_at",
         ]  # PostAdmin.get_fields shows the rest read-only
         widgets = {"content": MarkdownEditor}
+        field_classes = {"tags": PostTagsField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -115,6 +118,7 @@ class PostAdmin(MarkdownPreview, PostStatsScreens, admin.ModelAdmin):
             "slug",
             "description",
             "content",
+            "tags",
             "status",
             "publish_at",
             "preview_link",

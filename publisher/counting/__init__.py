@@ -9,7 +9,7 @@ from quick_publisher.time_zones import today_in
 
 from .bots import is_bot
 from .database import count_view_in_database
-from .display import shown_views, shown_views_of_post, shown_views_of_posts
+from .display import shown_views, shown_views_of_post, shown_views_of_posts, with_shown_views
 from .flush import flush_views
 from .readers import reader_of
 from .visit import visit_post_page
@@ -23,6 +23,7 @@ __all__ = [
     "flush_views",
     "shown_views_of_post",
     "shown_views_of_posts",
+    "with_shown_views",
 ]
 
 

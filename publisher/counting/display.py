@@ -41,3 +41,13 @@ def shown_views_of_posts(views_in_database):
 def shown_views_of_post(post):
     """The views a post's page shows, counting none (the admin, a preview)."""
     return shown_views_of_posts({post.pk: post.view_count})[post.pk]
+
+
+def with_shown_views(posts):
+    """The posts of a list page (home, an author's, a tag's), each with `views_shown`, the views its own page
+    shows, read for all of them in one Redis round trip."""
+    posts = list(posts)
+    views = shown_views_of_posts({post.pk: post.view_count for post in posts})
+    for post in posts:
+        post.views_shown = views[post.pk]
+    return posts

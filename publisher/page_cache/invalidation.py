@@ -12,7 +12,7 @@ from .store import cache_timeout
 
 logger = logging.getLogger(__name__)
 
-AUTHOR_FIELDS_SHOWN = {"full_name", "email", "time_zone"}  # the zone: what day a view is counted on
+AUTHOR_FIELDS_SHOWN = {"full_name", "slug", "time_zone"}  # the zone: what day a view is counted on
 
 
 def invalidate_all_pages():
@@ -38,8 +38,9 @@ def invalidate_pages_on_commit(slugs, *, using=None):
 
 
 def invalidate_pages_of_author(user, *, created, update_fields):
-    """After a user is saved: pages show their author's name or address, not the rest (not a sign-up's user, who
-    has no posts, nor a login's last_login), and a Redis call on those saves would slow them when Redis hangs."""
+    """After a user is saved: pages show their author's name and link (its slug), not the rest (not a sign-up's
+    user, who has no posts, nor a login's last_login), and a Redis call on those saves would slow them when Redis
+    hangs."""
     if created or (update_fields is not None and not AUTHOR_FIELDS_SHOWN & set(update_fields)):
         return
     if user.posts.filter(status=Post.Status.PUBLISHED).exists():

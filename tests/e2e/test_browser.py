@@ -483,6 +483,8 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     page.get_by_label("Title").blur()
     expect(page.get_by_label("Slug")).to_have_value(SLUG)  # the admin's JavaScript derives it
     page.get_by_label("Content").fill(MARKDOWN)
+    page.get_by_label("Description").fill("What the Engine does beyond arithmetic.")
+    page.get_by_label("Tags").fill("Engines, History")  # new tags, created on save
     page.get_by_label("Status").select_option(label="Published")
     screenshot(page, "admin-write")
     page.get_by_role("button", name="Save", exact=True).click()
@@ -506,6 +508,17 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
             expect(reader.locator(".post-body strong")).to_have_text("more than arithmetic")
             expect(reader.locator(".post-body li")).to_have_count(2)
             screenshot(reader, "public-post")
+            # The post links its tags and its author; their pages show the post page's count (not flushed yet).
+            reader.get_by_role("link", name="Engines").click()
+            expect(reader).to_have_url(f"{platform.url}/tags/engines/")
+            expect(reader.locator(".post-list .meta")).to_contain_text(f"{VIEWS} views")
+            screenshot(reader, "tag-page")
+            reader.get_by_role("link", name=author["name"]).click()
+            expect(reader).to_have_url(f"{platform.url}/authors/ada-lovelace/")
+            expect(reader.locator(".post-list")).to_contain_text("What the Engine does beyond arithmetic.")
+            screenshot(reader, "author-page")
+            reader.goto("/")
+            expect(reader.locator(".post-list .meta")).to_contain_text(f"{VIEWS} views")
         reader_context.close()
 
     # 5. A superuser flushes the views into the database and runs a one-off report of the author's today.

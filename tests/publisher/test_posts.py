@@ -120,7 +120,7 @@ def test_feed_and_sitemap_are_valid_xml_with_absolute_links(client):
     assert f"http://testserver/{post.slug}/" in links
     sitemap = ElementTree.fromstring(client.get("/sitemap.xml").content)
     locs = [e.text for e in sitemap.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
-    assert locs == [f"http://testserver/{post.slug}/"]
+    assert locs == [f"http://testserver/{post.slug}/", f"http://testserver/authors/{post.author.slug}/"]
 
 
 def test_markdown_is_rendered_and_sanitized():
