@@ -29,6 +29,7 @@ RESERVED_SLUGS = frozenset(
         "media",
         "page",
         "api",
+        "search",
     }
 )
 

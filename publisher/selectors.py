@@ -6,10 +6,12 @@ def published_posts():
 
 
 def published_post(slug):
-    """The post a post page shows, with only what the page reads (it is kept in the post page cache)."""
+    """The post a post page shows, with only what the page reads, its sharing card included (it is kept in the
+    post page cache)."""
     fields = (
         "title",
         "slug",
+        "excerpt",
         "content_html",
         "status",
         "published_at",

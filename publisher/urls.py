@@ -15,6 +15,7 @@ urlpatterns = [
     path("<post_slug:slug>/", views.post_detail, name="post_detail"),
     path("", views.HomeView.as_view(), name="home"),
     # Documents to read: any method but GET and HEAD is a 405, not the feed again.
+    path("search/", views.search_posts, name="search"),
     path("feed/", require_safe(LatestPostsFeed()), name="feed"),
     path("sitemap.xml", require_safe(sitemap), {"sitemaps": {"posts": PostSitemap}}, name="sitemap"),
     path("reports/settings/", report_views.report_settings, name="report_settings"),
