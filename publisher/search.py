@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Q, TextField, Value, When
 from django.db.models.functions import Concat
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -91,7 +91,7 @@ def full_text_matches(query):
         .annotate(
             title_marked=SearchHeadline("title", search_query, highlight_all=True, **marks),
             snippet_marked=SearchHeadline(
-                Concat("description", Value("\n\n"), "content"),
+                Concat("description", Value("\n\n"), "content", output_field=TextField()),
                 search_query,
                 max_fragments=2,
                 min_words=15,
