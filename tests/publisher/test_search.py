@@ -9,7 +9,6 @@ from html.parser import HTMLParser
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from publisher import search
@@ -155,7 +154,7 @@ def test_the_sqlite_fallback_escapes_and_highlights(client, on_sqlite):
 
 
 HOSTILE_QUERIES = {
-    "quotes": "\"'\"'\"",
+    "quotes": '"\'"\'"',
     "unbalanced quote": '"lighthouse',
     "tsquery operators": "&|!:*()<->",
     "operators between words": "lighthouse & !keeper | *:AB",

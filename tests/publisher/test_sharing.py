@@ -10,7 +10,7 @@ import pytest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from publisher import sharing
+from publisher import selectors, sharing
 from publisher.counting import readers
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
 
@@ -130,9 +130,11 @@ def test_a_hostile_title_or_description_cannot_break_out_of_the_tags(client, sit
     post = PostFactory(**{where: HOSTILE_TITLE})
     page = post_page(client, post)
     head = read_head(page)
-    values = [head.meta[f"og:{where}"], head.meta[f"twitter:{where}"], json.loads(head.json_ld[0])[
-        "headline" if where == "title" else "description"
-    ]]
+    values = [
+        head.meta[f"og:{where}"],
+        head.meta[f"twitter:{where}"],
+        json.loads(head.json_ld[0])["headline" if where == "title" else "description"],
+    ]
     assert values == [HOSTILE_TITLE] * 3  # read back exactly as written
     assert "<script>alert(1)" not in page and "<b>bold" not in page
     assert head.scripts == [{"type": "application/ld+json"}]  # the page has no other script element
@@ -175,6 +177,15 @@ def test_a_signed_in_readers_cached_page_carries_the_card_with_only_their_user_r
     with django_assert_num_queries(1):  # the reader's user row: the card reads nothing the cached post lacks
         head = read_head(post_page(client, post))
     assert head.meta["og:description"] == "Signed in." and json.loads(head.json_ld[0])["headline"] == "For readers"
+
+
+def test_the_card_reads_only_what_the_post_page_selects(django_assert_num_queries):
+    """So that rendering a page queries the post once, and a cached post has all the card needs."""
+    post = selectors.published_post(PostFactory(description="Selected.").slug)
+    with django_assert_num_queries(0):
+        card = sharing.sharing_card(post)
+        render_to_string("publisher/_sharing.html", {"sharing": card})
+    assert card.description == "Selected." and card.author_name == post.author.full_name
 
 
 def test_an_edit_is_in_the_card_of_the_next_page(client, site_url, django_capture_on_commit_callbacks):
