@@ -1,6 +1,6 @@
 """In a real browser, under the site's Content-Security-Policy: a post page's JSON-LD is data, not script, so it
 needs no nonce and the policy reports nothing; the browser reads it back as the BlogPosting it is, hostile title
-and all; and a search from the header's box lands on the results, highlighted."""
+and all; and a search from the header's box lands on the results, highlighted (screenshot: var/e2e/search-results.png)."""
 
 import contextlib
 import json
@@ -8,7 +8,7 @@ import json
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.e2e.test_browser import CHROMIUM_ARGS, find_chromium
+from tests.e2e.test_browser import CHROMIUM_ARGS, OUTPUT, find_chromium
 from tests.factories import PostFactory
 from tests.support.requirements import skip_unless_required
 
@@ -55,7 +55,8 @@ def test_the_json_ld_is_read_as_data_under_the_csp_without_a_nonce(live_server, 
 
 
 def test_a_search_from_the_header_shows_highlighted_results(live_server, chromium):
-    PostFactory(title="The lighthouse", content="A keeper's year.")
+    PostFactory(title="The lighthouse", content="A keeper's year at the lighthouse, and the storms.")
+    PostFactory(title="Storm notes", description="What the keeper saw from the lighthouse.")
     with browser_page(chromium) as (page, refused):
         page.goto(f"{live_server.url}/")
         page.get_by_role("searchbox", name="Search posts").first.fill("lighthouse")
@@ -63,3 +64,5 @@ def test_a_search_from_the_header_shows_highlighted_results(live_server, chromiu
         page.wait_for_url("**/search/?q=lighthouse")
         assert page.locator(".search-results h2 mark").all_inner_texts() == ["lighthouse"]
         assert refused == []
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=OUTPUT / "search-results.png", full_page=True)
