@@ -201,6 +201,20 @@ def test_an_edit_is_in_the_card_of_the_next_page(client, site_url, django_captur
     assert datetime.fromisoformat(posting["dateModified"]) > datetime.fromisoformat(posting["datePublished"])
 
 
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_an_authors_new_name_is_in_the_card_of_the_next_page(
+    client, site_url, django_capture_on_commit_callbacks, signed_in
+):
+    post = PostFactory(author=AuthorFactory(full_name="Ada Writer"))
+    if signed_in:
+        client.force_login(UserFactory())
+    post_page(client, post)
+    post.author.full_name = "Ada Lovelace"
+    with django_capture_on_commit_callbacks(execute=True):
+        post.author.save()
+    assert json.loads(read_head(post_page(client, post)).json_ld[0])["author"]["name"] == "Ada Lovelace"
+
+
 def test_a_draft_preview_has_no_card(client):
     author = AuthorFactory()
     draft = DraftFactory(author=author)
