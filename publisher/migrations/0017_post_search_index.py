@@ -2,7 +2,7 @@
 
 Its expression is post_search_vector()'s, written out here as a migration must be: a query uses the index only
 while the two are the same (tests/publisher/test_search.py checks that the search's plan uses it). SQLite, the
-development database, has neither GIN indexes nor full-text search: there the migration does nothing. The index
+development database, has no GIN index (its search is a plain fallback): there the migration does nothing. The index
 stays out of the models' state, since SQLite rebuilds a table from that state, indexes and all, when a later
 migration alters one of its columns.
 """
