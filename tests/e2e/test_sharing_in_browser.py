@@ -1,6 +1,7 @@
 """In a real browser, under the site's Content-Security-Policy: a post page's JSON-LD is data, not script, so it
 needs no nonce and the policy reports nothing; the browser reads it back as the BlogPosting it is, hostile title
-and all; and a search from the header's box lands on the results, highlighted (screenshot: var/e2e/search-results.png)."""
+and all; and a search from the header's box lands on the results, highlighted (screenshot:
+var/e2e/search-results.png)."""
 
 import contextlib
 import json
