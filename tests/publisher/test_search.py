@@ -228,6 +228,7 @@ def test_an_empty_query_shows_the_form_and_searches_nothing(client, django_asser
     with django_assert_num_queries(0):
         page = search_page(client, "   ")
     assert 'name="q"' in page and found_titles(page) == [] and "found for" not in page
+    assert '<meta name="robots" content="noindex">' in page  # result pages are no crawler's to index
 
 
 def test_drafts_and_scheduled_posts_are_never_found(client):
