@@ -31,6 +31,7 @@ RESERVED_SLUGS = frozenset(
         "api",
         "authors",
         "tags",
+        "search",
     }
 )
 

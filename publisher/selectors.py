@@ -26,11 +26,12 @@ def listed_posts(posts):
 
 
 def published_post(slug):
-    """The post a post page shows, with only what the page reads (it is kept in the post page cache), its tags
-    included."""
+    """The post a post page shows, with only what the page reads, its tags and sharing card included (it is
+    kept in the post page cache)."""
     fields = (
         "title",
         "slug",
+        "excerpt",
         "content_html",
         "status",
         "published_at",

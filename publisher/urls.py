@@ -17,6 +17,7 @@ urlpatterns = [
     path("<post_slug:slug>/", views.post_detail, name="post_detail"),
     path("", views.HomeView.as_view(), name="home"),
     # Documents to read: any method but GET and HEAD is a 405, not the feed again.
+    path("search/", views.search_posts, name="search"),
     path("feed/", require_safe(LatestPostsFeed()), name="feed"),
     path("authors/<slug:slug>/", require_safe(views.AuthorPostsView.as_view()), name="author_posts"),
     path("authors/<slug:slug>/feed/", require_safe(AuthorPostsFeed()), name="author_feed"),

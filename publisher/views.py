@@ -4,8 +4,11 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 from django.views.generic import ListView
+from django_ratelimit.decorators import ratelimit
 
-from . import counting, page_cache, selectors
+from quick_publisher.ratelimits import address_key
+
+from . import counting, page_cache, search, selectors, sharing
 
 
 class PostListView(ListView):
@@ -119,4 +122,15 @@ def published_post_or_404(slug):
 
 
 def render_post_page(request, post, views):
-    return render(request, "publisher/post_detail.html", {"post": post, "views": views})
+    context = {"post": post, "views": views, "sharing": sharing.sharing_card(post)}
+    return render(request, "publisher/post_detail.html", context)
+
+
+@require_safe
+@ratelimit(group="search", key=address_key, rate=settings.SEARCH_RATE_LIMIT)
+def search_posts(request):
+    """Published posts matching ?q=, best first; a query the form refuses is shown with its error."""
+    form = search.SearchForm(request.GET)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
+    results = search.search_results(query, page_number=request.GET.get("page")) if query else None
+    return render(request, "publisher/search.html", {"form": form, "query": query, "results": results})

@@ -190,6 +190,7 @@ VERIFICATION_SWEEP_MIN_AGE = timedelta(seconds=env.int("VERIFICATION_SWEEP_MIN_A
 RESEND_RATE_LIMIT = env.str("RESEND_RATE_LIMIT", default="3/h")
 SIGNUP_RATE_LIMIT = env.str("SIGNUP_RATE_LIMIT", default="20/h")
 LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="20/m")
+SEARCH_RATE_LIMIT = env.str("SEARCH_RATE_LIMIT", default="30/m")
 UNSUBSCRIBE_LINK_MAX_AGE = timedelta(days=env.int("UNSUBSCRIBE_LINK_MAX_AGE_DAYS", default=365))
 REPORT_CHUNK_SIZE = env.int("REPORT_CHUNK_SIZE", default=200)
 # Due authors the report tick takes per transaction (their sends are queued REPORT_CHUNK_SIZE to a task).

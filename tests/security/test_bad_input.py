@@ -143,6 +143,7 @@ PUBLIC_PATHS = [
     "/{draft.slug}/",
     "/feed/",
     "/sitemap.xml",
+    "/search/",
     "/signup/",
     "/signup/done/",
     "/login/",
@@ -205,11 +206,11 @@ def test_every_public_url_answers_every_method_and_query_without_a_500(site, pat
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "TRACE"])
 def test_pages_that_only_show_something_refuse_other_methods(site, method):
     client = hostile_client(enforce_csrf_checks=True)
-    for path in ("/", f"/{site['slug']}/", "/feed/", "/sitemap.xml", "/signup/done/", "/healthz"):
+    for path in ("/", f"/{site['slug']}/", "/feed/", "/sitemap.xml", "/search/", "/signup/done/", "/healthz"):
         response = client.generic(method, path)
         assert response.status_code in {403, 405}, f"{method} {path}: {response.status_code}"
     client = hostile_client()  # past the CSRF check too
-    for path in ("/", f"/{site['slug']}/", "/feed/", "/sitemap.xml", "/healthz"):
+    for path in ("/", f"/{site['slug']}/", "/feed/", "/sitemap.xml", "/search/", "/healthz"):
         assert client.generic(method, path).status_code == 405, f"{method} {path}"
 
 

@@ -231,9 +231,13 @@ def assert_no_active_markup(page, *, admin=False):
     """A whole page (our layout included): no script, frame, plugin or SVG, no event handler, no script URL.
 
     admin: the admin's own scripts, loaded from our origin as the CSP allows, and its SVG icons are expected.
+    A post page's JSON-LD is data, not script: a <script type="application/ld+json"> with nothing else to it (what a
+    title could smuggle out of it would be elements of its own, checked here too).
     """
     forbidden = {"script", "iframe", "frame", "object", "embed", "svg", "math", "base", "applet"}
     for tag, attrs in elements_of(page):
+        if tag == "script" and attrs == [("type", "application/ld+json")]:
+            continue
         if tag in {"script", "svg"} and admin:
             src = dict(attrs).get("src") or ""
             assert tag == "svg" or (src.startswith("/") and not src.startswith("//")), attrs
