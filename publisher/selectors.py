@@ -1,4 +1,6 @@
-from .models import Post
+from django.db.models import Prefetch
+
+from .models import Post, PostImage
 
 
 def published_posts():
@@ -19,4 +21,13 @@ def published_post(slug):
         "author__email",
         "author__time_zone",
     )  # the zone: a view is counted on the author's day
-    return published_posts().filter(slug=slug).only(*fields).first()
+    return with_images(published_posts().filter(slug=slug).only(*fields)).first()
+
+
+def with_images(posts, *, roles=tuple(PostImage.Role)):
+    """Posts with their images of these roles, in one query for them all (post.images.all())."""
+    return posts.prefetch_related(Prefetch("images", queryset=PostImage.objects.filter(role__in=roles)))
+
+
+def with_covers(posts):
+    return with_images(posts, roles=[PostImage.Role.COVER])

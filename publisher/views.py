@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 from django.views.generic import ListView
 
-from . import counting, page_cache, selectors
+from . import counting, images, page_cache, selectors
 
 
 class HomeView(ListView):
@@ -14,9 +14,17 @@ class HomeView(ListView):
     paginate_by = settings.POSTS_PER_PAGE
 
     def get_queryset(self):
-        return selectors.published_posts().only(
-            "title", "slug", "excerpt", "published_at", "view_count", "author__full_name", "author__email"
+        return selectors.with_covers(
+            selectors.published_posts().only(
+                "title", "slug", "excerpt", "published_at", "view_count", "author__full_name", "author__email"
+            )
         )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        for post in context["posts"]:
+            post.thumbnail = images.thumbnail_html(post)
+        return context
 
 
 @require_safe
@@ -76,4 +84,5 @@ def published_post_or_404(slug):
 
 
 def render_post_page(request, post, views):
-    return render(request, "publisher/post_detail.html", {"post": post, "views": views})
+    context = {"post": post, "views": views, "pictures": images.post_pictures(post)}
+    return render(request, "publisher/post_detail.html", context)

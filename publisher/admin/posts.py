@@ -11,13 +11,16 @@ from django.utils.html import format_html
 
 from quick_publisher.time_zones import zone
 
-from .. import counting, posts
+from .. import counting, images, posts
 from ..models import Post
+from .post_images import BodyImageInline, CoverFields
 from .stats import PostStatsScreens
 
 
 class PostAdminForm(forms.ModelForm):
     current_user = None  # set by PostAdmin.get_form
+    cover_image = CoverFields.base_fields["cover_image"]
+    cover_alt = CoverFields.base_fields["cover_alt"]
 
     class Meta:
         model = Post
@@ -35,6 +38,8 @@ class PostAdminForm(forms.ModelForm):
         if self.instance.author_id is None and "author" not in self.fields:
             # Set before validation, so that Post.clean can check that the author may publish.
             self.instance.author = self.current_user
+        for name, value in CoverFields.initial_of(self.instance).items():
+            self.initial.setdefault(name, value)
 
     def clean(self):
         cleaned = super().clean()
@@ -42,6 +47,7 @@ class PostAdminForm(forms.ModelForm):
         publish_at = cleaned.get("publish_at")
         if scheduled and publish_at is not None and publish_at <= timezone.now():
             self.add_error("publish_at", "Choose a time in the future, or publish the post now.")
+        CoverFields.check_alt(self, cleaned)
         return cleaned
 
     def clean_slug(self):
@@ -71,6 +77,7 @@ class PostAdmin(PostStatsScreens, admin.ModelAdmin):
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = ("views", "published_at", "created_at", "updated_at", "preview_link")
     actions = ["publish", "unpublish", "unschedule"]
+    inlines = [BodyImageInline]
 
     # --- Each author sees and touches only their own posts ---
 
@@ -91,6 +98,8 @@ class PostAdmin(PostStatsScreens, admin.ModelAdmin):
             "title",
             "slug",
             "content",
+            "cover_image",
+            "cover_alt",
             "status",
             "publish_at",
             "preview_link",
@@ -140,6 +149,10 @@ class PostAdmin(PostStatsScreens, admin.ModelAdmin):
             obj.author = request.user
         posts.save_post(obj)
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        images.save_cover(form.instance, upload=form.cleaned_data["cover_image"], alt=form.cleaned_data["cover_alt"])
+
     def delete_model(self, request, obj):
         posts.delete_posts(posts=Post.objects.filter(pk=obj.pk))
 
@@ -188,7 +201,8 @@ class PostAdmin(PostStatsScreens, admin.ModelAdmin):
         if not self.has_view_or_change_permission(request, post):
             raise Http404("No such post.")
         views = counting.shown_views_of_post(post)
-        return render(request, "publisher/post_detail.html", {"post": post, "views": views, "preview": True})
+        context = {"post": post, "views": views, "pictures": images.post_pictures(post), "preview": True}
+        return render(request, "publisher/post_detail.html", context)
 
     @admin.display(description="Preview")
     def preview_link(self, post):

@@ -3,8 +3,15 @@ unchanged (admin_form_data)."""
 
 from django import forms
 
-# The post form's fields, for a draft added from the admin.
-POST_FORM = {"title": "From the admin", "slug": "", "content": "Hello *there*", "status": "draft"}
+# The post form's fields, for a draft added from the admin (no cover, no image in the body).
+POST_FORM = {
+    "title": "From the admin",
+    "slug": "",
+    "content": "Hello *there*",
+    "status": "draft",
+    "images-TOTAL_FORMS": "0",
+    "images-INITIAL_FORMS": "0",
+}
 
 
 def admin_form_data(response):
