@@ -72,7 +72,7 @@ def srcset(image, renditions, *, with_original):
     candidates = [(storage.url(rendition["name"]), rendition["width"]) for rendition in renditions]
     if with_original:
         candidates.append((image.file.url, image.width))
-    return ", ".join(f"{url} {width}w" for url, width in candidates)
+    return ", ".join(f"{url} {width}w" for url, width in sorted(candidates, key=lambda candidate: candidate[1]))
 
 
 def picture_html(image, *, sizes, lazy, alt=None, css_class=""):
