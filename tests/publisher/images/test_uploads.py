@@ -72,7 +72,7 @@ def test_the_change_form_shows_each_body_images_snippet_to_paste(client, author,
 REFUSED = {
     "text named .png": ("notes.png", lambda: TEXT, "not a JPEG, PNG, WebP or GIF image"),
     "SVG with a script": ("drawing.svg", lambda: SVG_WITH_SCRIPT, "SVG is not accepted"),
-    "20,000 × 20,000 pixels": ("bomb.png", lambda: bilevel_png(20_000, 20_000), "too many pixels"),
+    "20,000 by 20,000 pixels": ("bomb.png", lambda: bilevel_png(20_000, 20_000), "too many pixels"),
     "42 megapixels": ("wide.png", lambda: bilevel_png(7000, 6000), "7,000 × 6,000 pixels"),
     "11 MB": ("large.png", lambda: noise_png(2000, 1950), "images may be up to 10.0\xa0MB"),  # filesizeformat: no break
 }
