@@ -73,17 +73,15 @@ def stored_names(folder):
 def sweep_orphan_files(*, now=None):
     """Delete the files under the images folder that no image records, once older than IMAGE_ORPHAN_MIN_AGE (an
     upload not committed yet, renditions being made, are not orphans). Returns how many were deleted."""
-    if not default_storage.exists(IMAGES_FOLDER):
-        return 0
     cutoff = (now or timezone.now()) - settings.IMAGE_ORPHAN_MIN_AGE
+    try:
+        stored = list(stored_names(IMAGES_FOLDER))
+    except FileNotFoundError:  # on disk, before the first upload (a bucket lists nothing instead)
+        return 0
     kept = set()
     for image in PostImage.objects.only("file", "renditions").iterator():
         kept.update(names_of(image))
-    orphans = [
-        name
-        for name in stored_names(IMAGES_FOLDER)
-        if name not in kept and default_storage.get_modified_time(name) < cutoff
-    ]
+    orphans = [name for name in stored if name not in kept and default_storage.get_modified_time(name) < cutoff]
     delete_files(orphans)
     logger.info("Swept %s orphan image file(s)", len(orphans))
     return len(orphans)

@@ -1,10 +1,13 @@
 """Uploads in the post form: accepted by what the file is, not what it is called; refused with a form error that
 says why, leaving nothing in storage."""
 
+import io
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from publisher import images
 from publisher.models import Post, PostImage
 from tests.factories import AuthorFactory, PostFactory
 from tests.publisher.images.conftest import stored_files
@@ -105,3 +108,12 @@ def test_an_author_cannot_add_images_to_someone_elses_post(client, author, media
     response = post_form(client, url=url, cover=upload("photo.jpg", photo(640, 480)), title="Taken over")
     assert response.status_code == 404
     assert not PostImage.objects.exists() and stored_files(media) == []
+
+
+def test_an_animated_gif_keeps_its_frames():
+    frames = [Image.new("RGB", (64, 48), color) for color in ("red", "green", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    clean = images.clean_upload(upload("animation.webp", out.getvalue()))
+    with Image.open(io.BytesIO(clean.read())) as stored:
+        assert (stored.format, stored.n_frames, stored.size, clean.name) == ("GIF", 3, (64, 48), "upload.gif")
