@@ -23,6 +23,9 @@ READABLE = "a JPEG, PNG, WebP or GIF image"
 DAMAGED = f"The file is not {READABLE} (SVG is not accepted), or it is damaged."
 # What an encoded image keeps of what its reader found: how to show it, nothing about where or by whom it was made.
 KEPT_INFO = ("icc_profile", "transparency", "duration", "loop", "background", "dpi")
+# The upload's request waits for its encoding: zlib's fastest level, for a PNG a little larger than the default's
+# (docs/benchmarks.md). Renditions, made by a worker, take the default.
+UPLOAD_PNG_COMPRESS_LEVEL = 1
 
 
 class InvalidImage(Exception):
@@ -106,21 +109,24 @@ def without_metadata(data, image_format):
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # decodes every byte: a truncated file fails here, as an InvalidImage (see clean_upload)
+            fast = {"png_compress_level": UPLOAD_PNG_COMPRESS_LEVEL}
             if getattr(image, "n_frames", 1) > 1:
-                return encode(image, image_format, save_all=True), image.size
+                return encode(image, image_format, save_all=True, **fast), image.size
             upright = ImageOps.exif_transpose(image)
-            return encode(upright, image_format), upright.size
+            return encode(upright, image_format, **fast), upright.size
 
 
-def encode(image, image_format, **options):
+def encode(image, image_format, *, png_compress_level=6, **options):
     """`image` in `image_format`, with none of its metadata but what shows it (its colour profile, transparency,
     frame timing)."""
     out = io.BytesIO()
     image.info = {key: value for key, value in image.info.items() if key in KEPT_INFO}
     if image_format == "JPEG":
-        options.update(quality=90, optimize=True)
+        options.update(quality=90)  # optimize=True would take ten times as long for a few per cent
         if image.mode not in ("RGB", "L", "CMYK"):
             image = image.convert("RGB")
+    elif image_format == "PNG":
+        options.update(compress_level=png_compress_level)
     elif image_format == "WEBP":
         options.update(quality=85)
     image.save(out, format=image_format, exif=b"", xmp=b"", **options)
