@@ -90,4 +90,4 @@ def sweep_orphan_files(*, now=None):
 def images_without_renditions(*, now=None):
     """Images that still have no renditions well after their upload (IMAGE_ORPHAN_MIN_AGE)."""
     cutoff = (now or timezone.now()) - settings.IMAGE_ORPHAN_MIN_AGE
-    return list(PostImage.objects.filter(renditions=None, created_at__lt=cutoff).values_list("pk", flat=True))
+    return list(PostImage.objects.filter(renditions__isnull=True, created_at__lt=cutoff).values_list("pk", flat=True))

@@ -8,8 +8,11 @@ from datetime import timedelta
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+from django_celery_beat.schedulers import DatabaseScheduler
 
-from publisher import images
+from publisher import images, periodic_tasks
 from publisher.models import Post, PostImage
 from publisher.posts import delete_posts
 from tests.factories import AuthorFactory, PostFactory
@@ -17,6 +20,8 @@ from tests.publisher.images.conftest import image_of, stored_files
 from tests.publisher.images.test_uploads import post_form, upload
 from tests.support.admin_forms import admin_form_data
 from tests.support.images import photo
+from tests.support.project import celery_app
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.django_db
@@ -73,3 +78,30 @@ def test_the_sweep_deletes_old_files_no_image_records_and_nothing_else(media, se
     assert not (media / "images" / "abandoned").exists()
     settings.IMAGE_ORPHAN_MIN_AGE = timedelta(0)
     assert images.sweep_orphan_files() == 1 and stored_files(media) == recorded
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_stored_periodic_sweep_run_as_beat_sends_it_deletes_orphans_and_makes_missing_renditions(
+    media, settings, celery_worker
+):
+    image = image_of(PostFactory())
+    wait_until(lambda: PostImage.objects.get(pk=image.pk).renditions is not None, timeout=60)
+    # An image whose renditions task was lost (the broker was down when it was queued), uploaded a while ago.
+    lost = image_of(PostFactory())
+    wait_until(lambda: PostImage.objects.get(pk=lost.pk).renditions is not None, timeout=60)
+    for name in PostImage.objects.get(pk=lost.pk).renditions:
+        default_storage.delete(name["name"])
+    a_while_ago = timezone.now() - settings.IMAGE_ORPHAN_MIN_AGE - timedelta(minutes=1)
+    PostImage.objects.filter(pk=lost.pk).update(renditions=None, created_at=a_while_ago)
+    orphan = default_storage.save("images/abandoned/original.jpg", ContentFile(b"left by a rolled-back upload"))
+    os.utime(default_storage.path(orphan), (a_while_ago.timestamp(), a_while_ago.timestamp()))
+
+    stored = PeriodicTask.objects.get(name=periodic_tasks.IMAGE_SWEEP)
+    assert stored.enabled and stored.task == "publisher.images.tasks.sweep_images"
+    beat = DatabaseScheduler(app=celery_app, lazy=True)
+    result = beat.apply_async(beat.Entry(stored, app=celery_app), advance=False)
+    assert result.get(timeout=30) == {"orphans_deleted": 1, "renditions_queued": 1}
+    wait_until(lambda: PostImage.objects.get(pk=lost.pk).renditions is not None, timeout=60)
+    assert not default_storage.exists(orphan)
+    lost.refresh_from_db()
+    assert all(default_storage.exists(rendition["name"]) for rendition in lost.renditions)

@@ -135,3 +135,15 @@ def test_the_sanitizer_lets_through_an_image_and_nothing_that_loads_or_runs_anyt
     )
     assert '<img alt="ok" src="/media/images/a/original.jpg">' in html
     assert "srcset" not in html and "onerror" not in html and "<source" not in html and "<picture" not in html
+
+
+@pytest.mark.django_db
+def test_a_changed_image_renders_its_posts_cached_page_again(client, media, django_capture_on_commit_callbacks):
+    post, cover, _ = post_with_images()
+    assert 'alt="A cover"' in page_of(client, post)
+    with django_capture_on_commit_callbacks(execute=True):
+        images.save_cover(post, upload=cover.file, alt="The harbour at dawn")
+    assert 'alt="The harbour at dawn"' in page_of(client, post)
+    with django_capture_on_commit_callbacks(execute=True):
+        images.save_cover(post, upload=False, alt="")
+    assert len(pictures_in(page_of(client, post))) == 1  # the body's image; the cover is gone
