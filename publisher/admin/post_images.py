@@ -56,7 +56,7 @@ class BodyImageInline(admin.TabularInline):
     fields = ("file", "alt", "snippet")
     readonly_fields = ("snippet",)
     verbose_name = "image in the body"
-    verbose_name_plural = "Images in the body (paste an image's snippet into the content to show it there)"
+    verbose_name_plural = "Images in the body (paste an image's Markdown where it goes in the post)"
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(role=PostImage.Role.BODY)
