@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint test-e2e bench bench-views bench-flush bench-reports bench-due-reports bench-bots audit install clean
+.PHONY: run test lint test-e2e bench bench-views bench-flush bench-reports bench-due-reports bench-bots bench-renditions audit install clean
 
 install: $(VENV)/.installed
 
@@ -52,7 +52,7 @@ test-e2e: install
 
 # Benchmarks (docs/benchmarks.md): PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, wrk for bench-views.
 # Each prints every figure before it fails; `make -k bench` runs all three even when one misses a target.
-bench: bench-views bench-flush bench-reports bench-due-reports bench-bots
+bench: bench-views bench-flush bench-reports bench-due-reports bench-bots bench-renditions
 
 bench-views: install
 	python bench/views.py
@@ -69,6 +69,10 @@ bench-due-reports: install
 # No database or Redis: the bot check of a page view, per call.
 bench-bots: install
 	python bench/bots.py
+
+# A real worker: the rendition task per megapixel, and its peak memory for a 40-megapixel upload.
+bench-renditions: install
+	python bench/renditions.py
 
 audit: install
 	pip-audit --strict -r requirements.txt

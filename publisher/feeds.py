@@ -4,10 +4,18 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
-from . import selectors
+from . import images, selectors
 
 
-class LatestPostsFeed(Feed):
+class CoverImageEnclosure:
+    """A feed of posts whose items carry their cover image as an enclosure: mix it into a Feed whose items() are
+    read with selectors.with_covers (one query for all the covers)."""
+
+    def item_enclosures(self, post):
+        return images.cover_enclosures(post)
+
+
+class LatestPostsFeed(CoverImageEnclosure, Feed):
     feed_type = Atom1Feed
     title = "Quick Publisher: latest posts"
     subtitle = "The newest posts published on Quick Publisher."
@@ -16,7 +24,7 @@ class LatestPostsFeed(Feed):
         return f"{settings.SITE_URL}/"
 
     def items(self):
-        return selectors.published_posts()[:30]
+        return selectors.with_covers(selectors.published_posts())[:30]
 
     def item_title(self, post):
         return post.title

@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
@@ -74,6 +76,48 @@ class Post(models.Model):
             )
         if self.status == self.Status.SCHEDULED and self.publish_at is None:
             raise ValidationError({"publish_at": "Choose when a scheduled post goes live."})
+
+
+IMAGES_FOLDER = "images"
+
+
+def post_image_name(image, filename):
+    """Where an uploaded image is stored: a folder of its own, named at random, which its renditions share (the
+    extension is the one of the format found in its content, publisher/images/validation.py)."""
+    extension = filename.rpartition(".")[2].lower()
+    return f"{IMAGES_FOLDER}/{uuid.uuid4().hex}/original.{extension}"
+
+
+class PostImage(models.Model):
+    """An image of a post: its cover, or one shown in its body. The stored original has no EXIF (stripped at upload,
+    its orientation applied); its renditions (publisher/images/renditions.py) are made by a worker after the commit."""
+
+    class Role(models.TextChoices):
+        COVER = "cover", "Cover"
+        BODY = "body", "In the body"
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="images")
+    role = models.CharField(max_length=5, choices=Role.choices, default=Role.BODY)
+    file = models.FileField("image", upload_to=post_image_name, max_length=200)
+    alt = models.CharField(
+        "alt text", max_length=300, blank=True, help_text="What the image shows, for readers who cannot see it."
+    )
+    width = models.PositiveIntegerField(default=0, editable=False)
+    height = models.PositiveIntegerField(default=0, editable=False)
+    size = models.PositiveBigIntegerField("bytes", default=0, editable=False)
+    # [{"name", "width", "height", "format"}, ...]: recorded once every rendition is stored; None until then (the
+    # pages serve the original meanwhile), [] when the original is narrower than every rendition width.
+    renditions = models.JSONField(null=True, default=None, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["post"], condition=models.Q(role="cover"), name="post_image_one_cover")
+        ]
+
+    def __str__(self):
+        return self.alt or self.file.name
 
 
 class DailyPostViews(models.Model):

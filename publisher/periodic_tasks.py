@@ -12,6 +12,7 @@ FLUSH_VIEWS = "Flush view counts"
 VERIFICATION_SWEEP = "Resend missing verification emails"
 PUBLISH_SCHEDULED = "Publish scheduled posts"
 RESULT_CLEANUP = "Delete expired task results"
+IMAGE_SWEEP = "Sweep image files"
 
 
 def _every(seconds):
@@ -53,6 +54,11 @@ def ensure_periodic_tasks():
             "main.tasks.resend_missing_verifications",
             _every(300),
             "Mails the verification link to users whose sign-up email never left.",
+        ),
+        IMAGE_SWEEP: (
+            "publisher.images.tasks.sweep_images",
+            _daily_at(3),
+            "Deletes image files no image refers to, and queues the renditions of images that still have none.",
         ),
         RESULT_CLEANUP: (
             "quick_publisher.tasks.delete_expired_task_results",

@@ -8,9 +8,9 @@ from taggit.models import Tag
 
 from quick_publisher.signals import account_changed, user_verified
 
-from . import page_cache, reports, selectors
+from . import images, page_cache, reports, selectors
 from .authors import ensure_authors_group, make_author
-from .models import Post
+from .models import Post, PostImage
 from .periodic_tasks import ensure_periodic_tasks
 
 
@@ -74,6 +74,25 @@ def invalidate_pages_when_a_tag_is_deleted(sender, instance, using, **kwargs):
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="publisher_author_changed_invalidate_pages")
 def invalidate_post_page_cache_when_an_author_changes(sender, instance, created, update_fields, **kwargs):
     page_cache.invalidate_pages_of_author(instance, created=created, update_fields=update_fields)
+
+
+# An image's files follow its row: renditions made for a new file, the files it no longer has deleted, after the
+# commit; its post's page is rendered again. A post deleted deletes its images, and so their files.
+@receiver(pre_save, sender=PostImage, dispatch_uid="publisher_post_image_replaced_files")
+def forget_replaced_image_files(sender, instance, using, raw=False, **kwargs):
+    if not raw:
+        images.before_image_saved(instance, using=using)
+
+
+@receiver(post_save, sender=PostImage, dispatch_uid="publisher_post_image_saved")
+def follow_image_saved(sender, instance, using, raw=False, **kwargs):
+    if not raw:
+        images.after_image_saved(instance, using=using)
+
+
+@receiver(post_delete, sender=PostImage, dispatch_uid="publisher_post_image_deleted")
+def follow_image_deleted(sender, instance, using, **kwargs):
+    images.after_image_deleted(instance, using=using)
 
 
 # Saving a post may publish or unpublish it (the admin's form): its author's next report follows. Bulk changes in

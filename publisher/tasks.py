@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from . import counting, posts
+from .images import tasks as image_tasks  # noqa: F401  registers the image tasks with the worker
 from .reports import tasks as report_tasks  # noqa: F401  registers the report tasks with the worker
 
 

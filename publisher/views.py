@@ -8,7 +8,7 @@ from django_ratelimit.decorators import ratelimit
 
 from quick_publisher.ratelimits import address_key
 
-from . import counting, page_cache, search, selectors, sharing
+from . import counting, images, page_cache, search, selectors, sharing
 
 
 class PostListView(ListView):
@@ -26,6 +26,8 @@ class PostListView(ListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["posts"] = counting.with_shown_views(context["posts"])
+        for post in context["posts"]:
+            post.thumbnail = images.thumbnail_html(post)
         return context
 
 
@@ -122,7 +124,12 @@ def published_post_or_404(slug):
 
 
 def render_post_page(request, post, views):
-    context = {"post": post, "views": views, "sharing": sharing.sharing_card(post)}
+    context = {
+        "post": post,
+        "views": views,
+        "sharing": sharing.sharing_card(post),
+        "pictures": images.post_pictures(post),
+    }
     return render(request, "publisher/post_detail.html", context)
 
 

@@ -12,15 +12,18 @@ from django.utils.html import format_html
 
 from quick_publisher.time_zones import zone
 
-from .. import counting, posts
+from .. import counting, images, posts
 from ..models import Post
 from .markdown_preview import MarkdownEditor, MarkdownPreview
+from .post_images import BodyImageInline, CoverFields
 from .stats import PostStatsScreens
 from .tags import PostTagsField
 
 
 class PostAdminForm(forms.ModelForm):
     current_user = None  # set by PostAdmin.get_form
+    cover_image = CoverFields.base_fields["cover_image"]
+    cover_alt = CoverFields.base_fields["cover_alt"]
 
     class Meta:
         model = Post
@@ -42,6 +45,8 @@ class PostAdminForm(forms.ModelForm):
         if self.instance.author_id is None and "author" not in self.fields:
             # Set before validation, so that Post.clean can check that the author may publish.
             self.instance.author = self.current_user
+        for name, value in CoverFields.initial_of(self.instance).items():
+            self.initial.setdefault(name, value)
 
     def clean(self):
         cleaned = super().clean()
@@ -49,6 +54,7 @@ class PostAdminForm(forms.ModelForm):
         publish_at = cleaned.get("publish_at")
         if scheduled and publish_at is not None and publish_at <= timezone.now():
             self.add_error("publish_at", "Choose a time in the future, or publish the post now.")
+        CoverFields.check_alt(self, cleaned)
         return cleaned
 
     def clean_slug(self):
@@ -97,6 +103,7 @@ class PostAdmin(MarkdownPreview, PostStatsScreens, admin.ModelAdmin):
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = ("views", "published_at", "created_at", "updated_at", "preview_link")
     actions = ["publish", "unpublish", "unschedule"]
+    inlines = [BodyImageInline]
 
     # --- Each author sees and touches only their own posts ---
 
@@ -119,6 +126,8 @@ class PostAdmin(MarkdownPreview, PostStatsScreens, admin.ModelAdmin):
             "description",
             "content",
             "tags",
+            "cover_image",
+            "cover_alt",
             "status",
             "publish_at",
             "preview_link",
@@ -187,6 +196,10 @@ class PostAdmin(MarkdownPreview, PostStatsScreens, admin.ModelAdmin):
             obj.author = request.user
         posts.save_post(obj)
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        images.save_cover(form.instance, upload=form.cleaned_data["cover_image"], alt=form.cleaned_data["cover_alt"])
+
     def delete_model(self, request, obj):
         posts.delete_posts(posts=Post.objects.filter(pk=obj.pk))
 
@@ -236,7 +249,8 @@ class PostAdmin(MarkdownPreview, PostStatsScreens, admin.ModelAdmin):
         if not self.has_view_or_change_permission(request, post):
             raise Http404("No such post.")
         views = counting.shown_views_of_post(post)
-        return render(request, "publisher/post_detail.html", {"post": post, "views": views, "preview": True})
+        context = {"post": post, "views": views, "pictures": images.post_pictures(post), "preview": True}
+        return render(request, "publisher/post_detail.html", context)
 
     @admin.display(description="Preview")
     def preview_link(self, post):

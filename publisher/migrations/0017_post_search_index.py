@@ -33,7 +33,7 @@ class AddIndexOnPostgreSQL(migrations.AddIndex):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("publisher", "0015_post_description_and_tags"),
+        ("publisher", "0016_post_images"),
     ]
 
     operations = [

@@ -17,6 +17,7 @@ from main.models import User
 from publisher.authors import make_author
 from publisher.models import DailyPostViews, Post, ReportDelivery, ReportPreferences
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
+from tests.support.admin_forms import NO_BODY_IMAGES
 
 pytestmark = pytest.mark.django_db
 
@@ -275,6 +276,7 @@ def test_a_crafted_author_field_cannot_reassign_a_post(client, world):
         "author": b.pk,
         "view_count": 999,
         "published_at": "2000-01-01 00:00:00",
+        **NO_BODY_IMAGES,
     }
     assert client.post("/admin/publisher/post/add/", form).status_code == 302
     created = Post.objects.get(title="Mine")
@@ -290,6 +292,7 @@ def test_a_superuser_may_reassign_a_post(client, world):
     client = client_for(client, world, SUPERUSER)
     draft_a, b = world["draft_a"], world["users"][AUTHOR_B]
     form = {"author": b.pk, "title": draft_a.title, "slug": draft_a.slug, "content": "x", "status": "draft"}
+    form.update(NO_BODY_IMAGES)
     assert client.post(f"/admin/publisher/post/{draft_a.pk}/change/", form).status_code == 302
     draft_a.refresh_from_db()
     assert draft_a.author == b

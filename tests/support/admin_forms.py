@@ -3,8 +3,10 @@ unchanged (admin_form_data)."""
 
 from django import forms
 
-# The post form's fields, for a draft added from the admin.
-POST_FORM = {"title": "From the admin", "slug": "", "content": "Hello *there*", "status": "draft"}
+# The management form of the post form's inline of images in the body, with none.
+NO_BODY_IMAGES = {"images-TOTAL_FORMS": "0", "images-INITIAL_FORMS": "0"}
+# The post form's fields, for a draft added from the admin (no cover, no image in the body).
+POST_FORM = {"title": "From the admin", "slug": "", "content": "Hello *there*", "status": "draft", **NO_BODY_IMAGES}
 
 
 def admin_form_data(response):
