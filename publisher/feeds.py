@@ -64,7 +64,7 @@ class AuthorPostsFeed(LatestPostsFeed):
         return f"{settings.SITE_URL}{reverse('author_posts', args=[author.slug])}"
 
     def items(self, author):
-        return selectors.published_posts_by(author)[:30]
+        return selectors.with_covers(selectors.published_posts_by(author))[:30]
 
 
 class TagPostsFeed(LatestPostsFeed):
@@ -86,4 +86,4 @@ class TagPostsFeed(LatestPostsFeed):
         return f"{settings.SITE_URL}{reverse('tag_posts', args=[tag.slug])}"
 
     def items(self, tag):
-        return selectors.published_posts_tagged(tag)[:30]
+        return selectors.with_covers(selectors.published_posts_tagged(tag))[:30]
