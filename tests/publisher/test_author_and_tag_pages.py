@@ -163,8 +163,8 @@ def test_list_pages_cost_the_same_queries_for_two_posts_as_for_a_full_page(clien
     few = [queries_of(client, url) for url in urls]
     make_tagged_posts(20, author=author)  # full pages of posts by many authors, with many tags
     many = [queries_of(client, url) for url in urls]
-    # The posts with their authors, their tags, the paginator's count; and the author or tag of the page.
-    assert few == many == [3, 4, 4]
+    # The posts with their authors, their tags, their covers, the paginator's count; and the author or tag of the page.
+    assert few == many == [4, 5, 5]
 
 
 @pytest.mark.django_db

@@ -93,11 +93,11 @@ def test_a_cached_page_with_a_cover_costs_no_query(client, media, django_assert_
 def test_the_home_page_shows_each_covers_thumbnail_in_one_query_for_all(client, media, django_assert_num_queries):
     PostFactory(published_at=timezone.now())
     home = client.get("/")
-    with django_assert_num_queries(3):  # the count, the page of posts and their authors, their covers
+    with django_assert_num_queries(4):  # the count, the page of posts and their authors, their tags, their covers
         client.get("/")
     posts = [PostFactory(published_at=timezone.now()) for _ in range(4)]
     covers = [image_of(post, photo(600, 400)) for post in posts]
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         home = client.get("/").content.decode()
     thumbnails = re.findall(r'<picture class="thumbnail">.*?</picture>', home)
     assert len(thumbnails) == 4
