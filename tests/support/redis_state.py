@@ -7,6 +7,7 @@ The only support module that imports publisher (its counting package).
 import redis
 
 from publisher.counting import count_view_in_database, shown_views_of_post
+from publisher.counting.batch import process_views, sender
 from publisher.counting.visit import visit_post_page
 from quick_publisher.redis_client import client as redis_client
 from quick_publisher.time_zones import today_in
@@ -14,7 +15,10 @@ from quick_publisher.time_zones import today_in
 
 def clear_shared_state():
     """Delete the rate-limit counters, buffered views and shared cached pages (only those keys: flushing the database
-    would also drop the broker's queue bindings)."""
+    would also drop the broker's queue bindings), and what this process's view batches hold and know."""
+    with sender.send_lock:  # what this process knows and holds of the last test's views goes with them
+        process_views.forget()
+        redis_client.cache_clear()  # the sender may have made one while a test pointed REDIS_URL elsewhere
     client = redis_client()
     for pattern in ("*rl:*", "views:*", "post-pages:*"):
         for key in client.scan_iter(match=pattern, count=1000):
