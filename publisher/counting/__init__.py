@@ -5,7 +5,6 @@ process does not know yet reads its version and views in Redis first (visit). Wi
 the database (database)."""
 
 import time
-
 from dataclasses import dataclass
 
 from quick_publisher.time_zones import today_in

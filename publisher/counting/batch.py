@@ -72,7 +72,8 @@ end
 local reply = minutes
 for i = 5 + 4 * groups, #ARGV do
   local post_id = ARGV[i]
-  reply[#reply + 1] = tonumber(redis.call('HGET', KEYS[1], post_id) or '0') + tonumber(redis.call('HGET', KEYS[2], post_id) or '0')
+  local pending = tonumber(redis.call('HGET', KEYS[1], post_id) or '0')
+  reply[#reply + 1] = pending + tonumber(redis.call('HGET', KEYS[2], post_id) or '0')
   reply[#reply + 1] = redis.call('HGET', KEYS[3], post_id)
 end
 return reply

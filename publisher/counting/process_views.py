@@ -100,8 +100,8 @@ class ProcessViews:
         Redis checks again). Returns (counted, the batch's size)."""
         with self.lock:
             if view.minute_key:
-                used = self.minutes.get(view.minute_key, 0)
-                used += self.pending.per_minute.get(view.minute_key, 0) + self.sending.per_minute.get(view.minute_key, 0)
+                key = view.minute_key
+                used = self.minutes.get(key, 0) + self.pending.per_minute[key] + self.sending.per_minute[key]
                 if used >= limit:
                     return False, self.pending.size
             self.pending.add(view)
@@ -135,10 +135,9 @@ class ProcessViews:
         """Redis counted the batch being sent (over-the-limit views dropped) and read what it shows."""
         with self.lock:
             self.sending = Views()
-            current_minute = int(time.time()) // 60
-            self.minutes = {
-                key: views for key, views in {**self.minutes, **reply.minutes}.items() if minute_of(key) >= current_minute - 1
-            }
+            earliest = int(time.time()) // 60 - 1
+            minutes = {**self.minutes, **reply.minutes}
+            self.minutes = {key: views for key, views in minutes.items() if minute_of(key) >= earliest}
             for post_id, views in reply.totals.items():
                 known = self.totals.get(post_id)
                 in_database = views.in_database if views.in_database is not None else known and known.in_database

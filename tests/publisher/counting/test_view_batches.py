@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-from django.test import Client
 
 from publisher import counting
 from publisher.counting import batch, buffer, readers
