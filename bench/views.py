@@ -15,8 +15,9 @@ publisher.counting.flush_views (the flush_view_counts task's work) runs every se
 runs it every minute. After each run the views counted in the database (after a final flush) are compared with
 the requests served, from gunicorn's access log (wrk abandons the requests in flight at its deadline, which the
 server still answers and counts). Web processes batch their views (publisher/counting/batch.py): gunicorn is sent
-three graceful reloads (HUP) during the rounds, and no view may be lost. Last, a run of (b) in which one worker is
-SIGKILLed half-way: the views lost are printed, against that worker's rate times VIEW_BATCH_INTERVAL.
+three graceful reloads (HUP) during a run of (b) after the rounds (4 x BENCH_SECONDS, not timed), and no view may
+be lost. Last, a run of (b) in which one worker is SIGKILLed half-way: the views lost are printed, against that
+worker's rate times VIEW_BATCH_INTERVAL.
 
 Environment: BENCH_ROUNDS (5), BENCH_SECONDS per case and round (10), BENCH_WARMUP_SECONDS (2),
 BENCH_SPREAD_WARMUP_SECONDS ((b3)'s warm-up, 30), BENCH_CASES (all; e.g. "b3" runs (a) and (b3)), BENCH_POSTS
@@ -25,6 +26,7 @@ process's post page cache alone, without the shared tier: bench/views_settings.p
 Redis.
 """
 
+import collections
 import os
 import random
 import signal
@@ -55,7 +57,7 @@ MIN_REQUESTS = 100_000
 # Requests/s of each post case against (a); every post case's p99 at most P99_LIMIT x (a)'s.
 RATE_TARGETS = {"b": 0.85, "b2": 0.3, "b3": 0.75}
 P99_LIMIT = 2
-RELOADS = 3  # graceful reloads (HUP), half-way through (b)'s runs in the first rounds (else the first post case's)
+RELOADS = 3  # graceful reloads (HUP) during a run of (b) (else of the first post case) after the rounds
 
 
 @dataclass
@@ -96,15 +98,10 @@ def main():
             f"flush_view_counts every {FLUSH_EVERY:.0f}s\n",
             flush=True,
         )
-        reloading = next((c for c in cases if c.key == "b"), next((c for c in cases if c.counts_views), None))
-        reloads = 0
         for round_number in range(ROUNDS + 1):
             for case in cases:
                 seconds = SECONDS if round_number else case.warmup_seconds
-                reload = case is reloading and round_number and reloads < RELOADS
-                reloads += bool(reload)
-                with signal_half_way(server.pid, signal.SIGHUP if reload else None, seconds):
-                    run = run_case(case, server.base_url, seconds, access_log)
+                run = run_case(case, server.base_url, seconds, access_log)
                 if round_number:  # the warm-up's views are accounted for, its speed is not
                     case.runs.append(run)
             if round_number:
@@ -112,8 +109,11 @@ def main():
                     f"  round {round_number}: " + "  ".join(f"({c.key}) {c.runs[-1]['rps']:,.0f}/s" for c in cases),
                     flush=True,
                 )
-        print(f"\n{reloads} graceful reloads (HUP) during the rounds", flush=True)
-        killed = killed_worker_run(reloading, server, access_log) if reloading else None
+        reloading = next((c for c in cases if c.key == "b"), next((c for c in cases if c.counts_views), None))
+        killed = None
+        if reloading:
+            reloaded = reloaded_run(reloading, server, access_log)
+            killed = killed_worker_run(reloading, server, access_log, after=reloaded)
         return report(cases, killed)
     finally:
         if server is not None:
@@ -311,30 +311,44 @@ class flushing_every:
         self.thread.join()
 
 
-class signal_half_way:
-    """Send the signal (if any) to the process half-way through a run of `seconds`."""
+class signalling:
+    """Send the signal to the process at each of these seconds into a run."""
 
-    def __init__(self, pid, signal_number, seconds):
-        self.timer = threading.Timer(seconds / 2, os.kill, (pid, signal_number)) if signal_number else None
+    def __init__(self, pid, signal_number, at):
+        self.timers = [threading.Timer(seconds, os.kill, (pid, signal_number)) for seconds in at]
 
     def __enter__(self):
-        if self.timer:
-            self.timer.start()
+        for timer in self.timers:
+            timer.start()
 
     def __exit__(self, *exc):
-        if self.timer:
-            self.timer.join()
+        for timer in self.timers:
+            timer.join()
 
 
-def killed_worker_run(case, server, access_log):
+def reloaded_run(case, server, access_log):
+    """A run of the case during which gunicorn reloads gracefully RELOADS times (HUP: new workers, the old ones
+    finish their requests and exit): counted towards the views lost, not timed."""
+    seconds = 4 * SECONDS
+    with signalling(server.pid, signal.SIGHUP, [seconds * n / (RELOADS + 1) for n in range(1, RELOADS + 1)]):
+        run = run_case(case, server.base_url, seconds, access_log)
+    print(f"{RELOADS} graceful reloads (HUP) during a {seconds}s run of ({case.key}): {run['requests']:,} requests")
+    return run
+
+
+def worker_pid(answer):
+    return int(answer[3].strip("<>"))
+
+
+def killed_worker_run(case, server, access_log, *, after):
     """A run of the case in which one gunicorn worker is SIGKILLed half-way: its unsent batch is lost. Returns the
     views lost, and that worker's rate (its requests served until it died, per second)."""
     served, counted = case.served, case.counted
-    victim = sorted(pid for pid in common.process_tree(server.pid) if pid != server.pid)[0]
+    victim = collections.Counter(worker_pid(answer) for answer in after["answers"][-500:]).most_common(1)[0][0]
     started = time.monotonic()
-    with signal_half_way(victim, signal.SIGKILL, SECONDS):
+    with signalling(victim, signal.SIGKILL, [SECONDS / 2]):
         run = run_case(case, server.base_url, SECONDS, access_log)
-    victim_served = sum(1 for method, _, status, pid in run["answers"] if status == "200" and int(pid) == victim)
+    victim_served = sum(1 for answer in run["answers"] if answer[2] == "200" and worker_pid(answer) == victim)
     lost = (case.served - served) - (case.counted - counted)
     case.served, case.counted = served, counted  # this run is reported on its own
     rate = victim_served / (SECONDS / 2)

@@ -201,11 +201,8 @@ POSTS_PER_PAGE = 10
 # Post-days a flush applies per transaction (a minute's views in one short one); views one reader may count a minute.
 VIEW_FLUSH_CHUNK_SIZE = env.int("VIEW_FLUSH_CHUNK_SIZE", default=100_000)
 READER_VIEWS_PER_MINUTE = env.int("READER_VIEWS_PER_MINUTE", default=20)
-# Each web process sends its counted views to Redis in one call per batch: at most every VIEW_BATCH_INTERVAL seconds,
-# at once when VIEW_BATCH_SIZE views are waiting (docs/architecture.md, "Views batched in each web process").
-VIEW_BATCH_INTERVAL = env.float("VIEW_BATCH_INTERVAL", default=0.25)
-VIEW_BATCH_SIZE = env.int("VIEW_BATCH_SIZE", default=500)
-# Seconds between two reads of the versions of the pages a process holds: an edit is seen everywhere within twice it.
+# A web process's view batches (seconds, views) and how often it reads its pages' versions (docs/configuration.md).
+VIEW_BATCH_INTERVAL, VIEW_BATCH_SIZE = env.float("VIEW_BATCH_INTERVAL", 0.25), env.int("VIEW_BATCH_SIZE", 500)
 PAGE_VERSIONS_REFRESH = env.float("PAGE_VERSIONS_REFRESH", default=0.5)
 
 # --- Celery ----------------------------------------------------------------------------------------
