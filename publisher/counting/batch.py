@@ -82,7 +82,7 @@ return reply
 process_views = ProcessViews()
 
 
-def send_to_redis(batch, slugs):
+def send_to_redis(batch, slugs, *, every_page=False):
     """Count the batch in Redis and read its posts' views and these pages' versions, in one round trip."""
     groups = list(batch.groups.items())
     post_ids = sorted(batch.per_post)
@@ -109,6 +109,7 @@ def send_to_redis(batch, slugs):
         totals=totals,
         site_version=None if site is None else site.decode(),
         page_versions={slug: None if page is None else page.decode() for slug, page in zip(slugs, pages, strict=True)},
+        every_page=every_page,
     )
 
 
@@ -150,7 +151,7 @@ class Sender:
             if not batch and not slugs:
                 return
             try:
-                reply = send_to_redis(batch, slugs)
+                reply = send_to_redis(batch, slugs, every_page=refresh_all)
             except redis.RedisError as error:
                 count_in_database(batch, error)
                 return

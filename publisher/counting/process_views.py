@@ -65,6 +65,7 @@ class BatchReply:
     totals: dict  # {post_id: BufferedViews}
     site_version: str | None  # None: Redis lost it (made again from its clock by the next read)
     page_versions: dict  # {slug: its page's part, or None when Redis lost it}
+    every_page: bool  # the versions of every page known when the send began
 
 
 class ProcessViews:
@@ -77,6 +78,8 @@ class ProcessViews:
         self.totals = {}  # {post_id: BufferedViews}
         self.minutes = {}  # {minute_key: views counted in Redis that minute}
         self.pages = {}  # {slug: KnownPage}
+        # When the versions of every page known were last read (time.monotonic()), and versions.renewals_here then.
+        self.every_page_as_of, self.every_page_renewals = float("-inf"), None
 
     # --- Request threads ---
 
@@ -84,9 +87,12 @@ class ProcessViews:
         """The version of the page at `slug` if Redis said it within `max_age` seconds and the post's views are
         known; else None (the caller asks Redis)."""
         page = self.pages.get(slug)
-        if page is None or time.monotonic() - page.as_of > max_age or page.post_id not in self.totals:
+        if page is None or page.post_id not in self.totals:
             return None
-        if page.renewals != versions.renewals_here:
+        as_of, renewals = page.as_of, page.renewals
+        if as_of <= self.every_page_as_of:  # known when every page's version was last read: read then
+            as_of, renewals = self.every_page_as_of, self.every_page_renewals
+        if time.monotonic() - as_of > max_age or renewals != versions.renewals_here:
             return None
         return page.version
 
@@ -145,12 +151,17 @@ class ProcessViews:
             if reply.site_version is None:
                 self.pages.clear()
                 return
+            prefix = f"{reply.site_version}:"
             for slug, page_part in reply.page_versions.items():
                 page = self.pages.get(slug)
+                if page is None or page.as_of > as_of:  # forgotten, or read again since this send began
+                    continue
                 if page_part is None:
                     self.pages.pop(slug, None)
-                elif page is not None and page.as_of <= as_of:  # not read again since this send began
-                    self.pages[slug] = KnownPage(page.post_id, f"{reply.site_version}:{page_part}", as_of, renewals)
+                elif page.version != prefix + page_part or not reply.every_page:
+                    self.pages[slug] = KnownPage(page.post_id, prefix + page_part, as_of, renewals)
+            if reply.every_page:
+                self.every_page_as_of, self.every_page_renewals = as_of, renewals
 
     def counted_in_database(self, batch):
         """Redis was unreachable and the batch went to the database: its views are in the database's totals."""
