@@ -162,6 +162,13 @@ class ProcessViews:
                     self.pages[slug] = KnownPage(page.post_id, prefix + page_part, as_of, renewals)
             if reply.every_page:
                 self.every_page_as_of, self.every_page_renewals = as_of, renewals
+                self.forget_totals_of_pages_gone()
+
+    def forget_totals_of_pages_gone(self):
+        """Keep the totals of the posts whose pages are known or whose views wait: no more than the pages."""
+        kept = {page.post_id for page in self.pages.values()} | set(self.pending.per_post) | set(self.sending.per_post)
+        if len(self.totals) > len(kept):
+            self.totals = {post_id: views for post_id, views in self.totals.items() if post_id in kept}
 
     def counted_in_database(self, batch):
         """Redis was unreachable and the batch went to the database: its views are in the database's totals."""
