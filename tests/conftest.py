@@ -15,7 +15,7 @@ from django.db import connection
 from tests import private_redis as private_redis_plugin
 from tests.support.brokers import broker_is_amqp, dead_broker, stalled_broker, worker_running
 from tests.support.project import celery_app, free_port
-from tests.support.redis_state import clear_shared_state
+from tests.support.redis_state import clear_shared_state, forget_process_views
 from tests.support.requirements import required, skip_unless_required
 from tests.support.smtp import RecordingHandler, SMTPServer
 
@@ -56,6 +56,8 @@ def fresh_redis_state():
     Only those keys: flushing the database would also drop the broker's queue bindings.
     """
     clear_shared_state()
+    yield
+    forget_process_views()
 
 
 # --- Celery ------------------------------------------------------------------------------------------

@@ -1,16 +1,19 @@
-"""Counting views: each person's GET of a post page is counted in Redis with its reader, up to
-READER_VIEWS_PER_MINUTE a reader (buffer, readers, visit), moved into the database by a periodic flush (flush), and
-shown as the database's count plus what is not flushed yet (display). Without Redis, a view is counted in the
-database (database)."""
+"""Counting views: each person's GET of a post page is counted in its web process's batch (batch, process_views),
+sent to Redis with its reader, up to READER_VIEWS_PER_MINUTE a reader (buffer, readers), moved into the database by
+a periodic flush (flush), and shown as the database's count plus what is not flushed yet (display). A page the
+process does not know yet reads its version and views in Redis first (visit). Without Redis, a view is counted in
+the database (database)."""
 
+import time
 from dataclasses import dataclass
 
 from quick_publisher.time_zones import today_in
 
+from . import batch, flush
 from .bots import is_bot
+from .buffer import BufferedViews
 from .database import count_view_in_database
 from .display import shown_views, shown_views_of_post, shown_views_of_posts, with_shown_views
-from .flush import flush_views
 from .readers import reader_of
 from .visit import visit_post_page
 
@@ -21,6 +24,7 @@ __all__ = [
     "count_view_without_redis",
     "counts_as_view",
     "flush_views",
+    "send_pending_views",
     "shown_views_of_post",
     "shown_views_of_posts",
     "with_shown_views",
@@ -46,22 +50,37 @@ def count_reader_visit(
     request, *, slug, post_id, author_id, author_time_zone, cached_under=None, views_in_database=None
 ):
     """Count this request's view of a post, on its author's day, if it counts as one and its reader has not counted
-    READER_VIEWS_PER_MINUTE views this minute, and read the views its page shows, in one Redis round trip; with
-    `cached_under`, only if the page is still at that version."""
+    READER_VIEWS_PER_MINUTE views this minute, and read the views its page shows. With `cached_under` (the page came
+    from the page cache) and the page's version known to this process lately: no network round trip, and only if
+    the page is still at that version; otherwise one Redis round trip reads its version and views first."""
     day = today_in(author_time_zone)
-    counted = counts_as_view(request, author_id=author_id)
-    visit = visit_post_page(
-        slug,
-        post_id=post_id,
-        day=day,
-        counted=counted,
-        reader=reader_of(request, day=day) if counted else None,
-        cached_under=cached_under,
-    )
-    if not visit.page_current:
-        return ReaderVisit(False, visit.page_version, None)
-    views = shown_views(visit.views, post_id=post_id, views_in_database=views_in_database)
-    return ReaderVisit(True, visit.page_version, views)
+    known = batch.process_views.known_page_version(slug, max_age=batch.PAGE_VERSION_MAX_AGE) if cached_under else None
+    if known is None:
+        as_of = time.monotonic()
+        visit = visit_post_page(slug, post_id=post_id, day=day, counted=False, cached_under=cached_under)
+        if not visit.page_current:
+            return ReaderVisit(False, visit.page_version, None)
+        total = shown_views(visit.views, post_id=post_id, views_in_database=views_in_database)
+        views = BufferedViews(unflushed=visit.views.unflushed, in_database=total - visit.views.unflushed)
+        batch.process_views.remember_page(slug, post_id=post_id, version=visit.page_version, views=views, as_of=as_of)
+        known = visit.page_version
+    elif known != cached_under:
+        return ReaderVisit(False, known, None)
+    if counts_as_view(request, author_id=author_id):
+        batch.count_view(post_id=post_id, day=day, reader=reader_of(request, day=day))
+    shown = batch.process_views.shown(post_id)
+    return ReaderVisit(True, known, (shown.in_database or 0) + shown.unflushed)
+
+
+def flush_views():
+    """This process's batch sent first (nothing counted here so far is left behind), then the flush."""
+    send_pending_views()
+    return flush.flush_views()
+
+
+def send_pending_views():
+    """Send this process's counted views to Redis now (a graceful exit, tests)."""
+    batch.send_pending_views()
 
 
 def count_view_without_redis(request, post):

@@ -1,10 +1,12 @@
 """The views a page shows: those in the database (as the last flush left them in Redis, else as the database says)
-plus those not flushed yet. Read in Redis, with the database's counts alone while Redis is unavailable."""
+plus those not flushed yet, this process's batch included. Read in Redis, with the database's counts alone while
+Redis is unavailable."""
 
 import redis
 
 from ..models import Post
 from . import buffer
+from .batch import process_views
 
 
 def total(views, *, views_in_database):
@@ -33,7 +35,7 @@ def shown_views_of_posts(views_in_database):
     except redis.RedisError:
         return dict(views_in_database)
     return {
-        post_id: total(views[post_id], views_in_database=in_database)
+        post_id: total(views[post_id], views_in_database=in_database) + process_views.not_yet_in_redis(post_id)
         for post_id, in_database in views_in_database.items()
     }
 

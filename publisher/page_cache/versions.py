@@ -77,6 +77,9 @@ end
 
 # This process's latest sight of the site's version, from the last call to Redis; any thread may update it.
 known_site_version = None
+# Versions this process has renewed: the page versions it knew before are read again, so that a change made in a
+# process shows in its next page at once (counting's view batches keep the others within a second).
+renewals_here = 0
 
 
 def page_version_key(slug):
@@ -107,11 +110,15 @@ def current_page_version(slug):
 
 
 def renew_site_version():
+    global renewals_here
     run_script(RENEW_VERSIONS, keys=[SITE_VERSION], args=[""])
+    renewals_here += 1
 
 
 def renew_page_versions(slugs, *, kept):
     """Renew the versions of the pages at these slugs, each kept `kept` seconds from now: no page cached under an
     earlier version matches again, even once this one is gone."""
+    global renewals_here
     if slugs:
         run_script(RENEW_VERSIONS, keys=[page_version_key(slug) for slug in slugs], args=[kept])
+        renewals_here += 1

@@ -6,6 +6,7 @@ a stalled server, or a network partition), so they run only when REDIS_URL is un
 """
 
 import signal
+import time
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from django.utils import timezone
 from main.models import User
 from main.tasks import resend_missing_verifications
 from publisher import counting
-from publisher.counting import buffer
+from publisher.counting import batch, buffer
 from publisher.models import DailyPostViews, Post, ViewFlush
 from publisher.tasks import flush_view_counts
 from tests.factories import PASSWORD, PostFactory
@@ -115,10 +116,12 @@ def database_counts(post):
 def test_redis_stopped_while_readers_open_posts_every_view_counted_exactly_once(private_redis, request):
     first, second = PostFactory(), PostFactory()
     read(first, 3)
-    read(second, 2)  # buffered in Redis, not in the database yet
+    read(second, 2)
+    counting.send_pending_views()  # buffered in Redis, not in the database yet
     assert database_counts(first) == database_counts(second) == (0, 0)
 
     private_redis.stop()
+    time.sleep(batch.PAGE_VERSION_MAX_AGE)  # this process no longer trusts what it knew of the pages: it asks Redis
     for _ in range(4):
         with timed() as timing:
             response = read(first, 1)
@@ -164,20 +167,22 @@ def test_redis_stopping_after_a_flush_committed_does_not_count_the_batch_twice(p
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_view_whose_redis_reply_times_out_is_counted_twice(private_redis):
+def test_a_batch_whose_redis_reply_times_out_is_counted_at_least_once(private_redis):
     """The limit of the database fallback, pinned down: Redis hangs (a stalled server, a network partition)
-    instead of refusing. The page gives up on Redis after REDIS_SOCKET_TIMEOUT and counts the view in the
-    database; the increment it had sent is applied when Redis wakes up. At least once, not exactly once."""
+    instead of refusing. The batch gives up on Redis after REDIS_SOCKET_TIMEOUT and is counted in the database;
+    if its script had reached Redis, Redis applies it too when it wakes up. At least once, at most twice."""
     post = PostFactory()
-    read(post, 1)  # buffered; the view buffer keeps its connection to Redis open
+    read(post, 1)
+    counting.send_pending_views()  # the process's connection to Redis is open
+    read(post, 2)  # two views in this process's batch
     private_redis.process.send_signal(signal.SIGSTOP)
     try:
         with timed() as timing:
-            read(post, 1)  # the page still answers, after one REDIS_SOCKET_TIMEOUT
-        assert timing.waited < request_wait_budget(timeouts=1), f"a page with Redis hanging: {timing}"
-        assert database_counts(post) == (1, 1)
+            counting.send_pending_views()  # gives up after one REDIS_SOCKET_TIMEOUT
+        assert timing.waited < request_wait_budget(timeouts=2), f"a batch with Redis hanging: {timing}"
+        assert database_counts(post) == (2, 2)
     finally:
         private_redis.process.send_signal(signal.SIGCONT)
-    wait_until(lambda: buffer.unflushed_views(post.pk) == 2)  # Redis applied the increment after all
+    time.sleep(1)  # whatever Redis still had to apply
     counting.flush_views()
-    assert database_counts(post) == (3, 3)  # two views served, three counted
+    assert database_counts(post) in {(3, 3), (5, 5)}  # three views served: none lost, the batch at most twice

@@ -7,6 +7,7 @@ The only support module that imports publisher (its counting package).
 import redis
 
 from publisher.counting import count_view_in_database, shown_views_of_post
+from publisher.counting.batch import process_views, sender
 from publisher.counting.visit import visit_post_page
 from quick_publisher.redis_client import client as redis_client
 from quick_publisher.time_zones import today_in
@@ -14,7 +15,8 @@ from quick_publisher.time_zones import today_in
 
 def clear_shared_state():
     """Delete the rate-limit counters, buffered views and shared cached pages (only those keys: flushing the database
-    would also drop the broker's queue bindings)."""
+    would also drop the broker's queue bindings), and what this process's view batches hold and know."""
+    forget_process_views()
     client = redis_client()
     for pattern in ("*rl:*", "views:*", "post-pages:*"):
         for key in client.scan_iter(match=pattern, count=1000):
@@ -30,3 +32,11 @@ def record_view(post, *, day=None):
     except redis.RedisError:
         return count_view_in_database(post.pk, day)
     return shown_views_of_post(post)
+
+
+def forget_process_views():
+    """What this process's view batches hold and know of a test's views goes with the test (nothing is left for the
+    exit hook to send to a Redis and a database that are gone by then)."""
+    with sender.send_lock:
+        process_views.forget()
+        redis_client.cache_clear()  # the sender may have made one while a test pointed REDIS_URL elsewhere
