@@ -8,7 +8,9 @@ by email address. The card is part of the page's HTML, so a page served from the
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.utils.safestring import SafeString, mark_safe
 
 from quick_publisher.emails import absolute_url
@@ -69,8 +71,9 @@ class SharingCard:
         return mark_safe(json.dumps(self.blog_posting(), ensure_ascii=False).translate(JSON_IN_HTML))
 
 
-def sharing_card(post):
-    """A published post's card. Its description is the post's excerpt: its description, else its opening words."""
+def sharing_card(post, *, cover=None):
+    """A published post's card, with its cover image (a PostImage) if it has one. Its description is the post's
+    excerpt: its description, else its opening words."""
     return SharingCard(
         url=absolute_url("post_detail", args=[post.slug]),
         title=post.title,
@@ -78,4 +81,12 @@ def sharing_card(post):
         author_name=post.author.full_name,
         published_at=post.published_at,
         modified_at=max(post.updated_at, post.published_at),
+        image=shared_image(cover) if cover else None,
     )
+
+
+def shared_image(cover):
+    """The stored original (EXIF stripped at upload): its size is known, and a bucket's address is already absolute."""
+    url = cover.file.url
+    absolute = url if urlsplit(url).scheme else f"{settings.SITE_URL}{url}"
+    return SharedImage(url=absolute, width=cover.width, height=cover.height, alt=cover.alt)

@@ -127,7 +127,7 @@ def render_post_page(request, post, views):
     context = {
         "post": post,
         "views": views,
-        "sharing": sharing.sharing_card(post),
+        "sharing": sharing.sharing_card(post, cover=images.cover_of(post)),
         "pictures": images.post_pictures(post),
     }
     return render(request, "publisher/post_detail.html", context)

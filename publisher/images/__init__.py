@@ -3,7 +3,7 @@ the workers (renditions, tasks), the pictures pages and feeds show (pictures), a
 them (files)."""
 
 from .files import sweep_orphan_files
-from .pictures import PostPictures, cover_enclosures, post_pictures, thumbnail_html
+from .pictures import PostPictures, cover_enclosures, cover_of, post_pictures, thumbnail_html
 from .renditions import make_renditions
 from .uploads import (
     ImageUploadField,
@@ -27,6 +27,7 @@ __all__ = [
     "before_image_saved",
     "clean_upload",
     "cover_enclosures",
+    "cover_of",
     "make_renditions",
     "markdown_snippet",
     "post_pictures",

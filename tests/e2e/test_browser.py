@@ -32,6 +32,7 @@ from django.utils import dateformat
 from playwright.sync_api import expect, sync_playwright
 
 from quick_publisher.redis_server import free_port
+from tests.support.images import photo
 from tests.support.requirements import skip_unless_required
 from tests.support.smtp import FaultySMTPHandler, FaultySMTPServer
 
@@ -484,8 +485,13 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
     page.get_by_label("Title").blur()
     expect(page.get_by_label("Slug")).to_have_value(SLUG)  # the admin's JavaScript derives it
     page.get_by_label("Content").fill(MARKDOWN)
+    # The live preview beside the editor follows the text, through the public page's renderer.
+    expect(page.get_by_role("region", name="Preview").locator("strong")).to_have_text("more than arithmetic")
     page.get_by_label("Description").fill("What the Engine does beyond arithmetic.")
     page.get_by_label("Tags").fill("Engines, History")  # new tags, created on save
+    cover = {"name": "engine.jpg", "mimeType": "image/jpeg", "buffer": photo(1200, 800, gps=True)}
+    page.get_by_label("Cover image").set_input_files(cover)
+    page.get_by_label("Cover alt text").fill("The Analytical Engine's mill")
     page.get_by_label("Status").select_option(label="Published")
     screenshot(page, "admin-write")
     page.get_by_role("button", name="Save", exact=True).click()
@@ -508,6 +514,9 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
         if n == VIEWS:
             expect(reader.locator(".post-body strong")).to_have_text("more than arithmetic")
             expect(reader.locator(".post-body li")).to_have_count(2)
+            cover_image = reader.get_by_role("img", name="The Analytical Engine's mill")
+            expect(cover_image).to_have_attribute("width", "1200")
+            assert cover_image.evaluate("img => img.complete && img.naturalWidth") > 0, "the cover did not load"
             screenshot(reader, "public-post")
             # The post links its tags and its author; their pages show the post page's count (not flushed yet).
             reader.get_by_role("link", name="Engines").click()
@@ -520,6 +529,12 @@ def test_a_person_signs_up_verifies_publishes_is_read_and_gets_the_report(browse
             screenshot(reader, "author-page")
             reader.goto("/")
             expect(reader.locator(".post-list .meta")).to_contain_text(f"{VIEWS} views")
+            expect(reader.locator(".post-list picture.thumbnail img")).to_be_visible()
+            reader.get_by_role("searchbox").fill("arithmetic engine")
+            reader.get_by_role("searchbox").press("Enter")
+            expect(reader.locator(".search-results")).to_contain_text(TITLE)
+            expect(reader.locator(".search-results mark").first).to_be_visible()
+            screenshot(reader, "search-result")
         reader_context.close()
 
     # 5. A superuser flushes the views into the database and runs a one-off report of the author's today.

@@ -2,6 +2,7 @@
 lazily), the original until renditions exist, all of it in the cached page; covers on the home page and in the
 feed, read in one query."""
 
+import json
 import re
 from xml.etree import ElementTree
 
@@ -14,6 +15,7 @@ from publisher.page_cache import store
 from publisher.rendering import render_markdown
 from tests.factories import PostFactory, UserFactory
 from tests.publisher.images.conftest import image_of
+from tests.publisher.test_sharing import read_head
 from tests.support.images import photo
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -147,3 +149,22 @@ def test_a_changed_image_renders_its_posts_cached_page_again(client, media, djan
     with django_capture_on_commit_callbacks(execute=True):
         images.save_cover(post, upload=False, alt="")
     assert len(pictures_in(page_of(client, post))) == 1  # the body's image; the cover is gone
+
+
+@pytest.mark.django_db
+def test_a_post_page_shares_its_cover_with_its_size_from_the_page_cache_too(
+    client, media, settings, django_capture_on_commit_callbacks
+):
+    settings.SITE_URL = "https://blog.example.com"
+    post, cover, _ = post_with_images()
+    pages = [page_of(client, post), page_of(client, post)]  # rendered, then served from the page cache
+    for page in pages:
+        head = read_head(page)
+        assert head.meta["og:image"] == head.meta["twitter:image"] == f"https://blog.example.com{cover.file.url}"
+        assert (head.meta["og:image:width"], head.meta["og:image:height"]) == ("2000", "1200")
+        assert head.meta["og:image:alt"] == "A cover" and head.meta["twitter:card"] == "summary_large_image"
+        assert json.loads(head.json_ld[0])["image"]["url"] == head.meta["og:image"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        cover.delete()  # the page and its card are rendered again, without it
+    assert "og:image" not in page_of(client, post)
