@@ -10,10 +10,8 @@ BARS = (
     'style="border-collapse: separate;"><tr>{cells}</tr></table>'
 )
 BAR = (
-    '<td class="bar" title="{label}" aria-label="{label}" data-views="{views:d}" '
-    'style="vertical-align: bottom; height: 48px; width: 8px; padding: 0;">'
-    '<div style="height: {height:d}px; width: 8px; background: {colour}; font-size: 0; line-height: 0;">&nbsp;</div>'
-    "</td>"
+    '<td class="bar" title="{label}" data-views="{views:d}" valign="bottom" style="height:48px;width:8px;padding:0">'
+    '<div style="height:{height:d}px;width:8px;background:{colour};font-size:0;line-height:0">&nbsp;</div></td>'
 )
 VIEWED, UNVIEWED = "#0969da", "#d1d9e0"
 
@@ -21,7 +19,8 @@ VIEWED, UNVIEWED = "#0969da", "#d1d9e0"
 @register.simple_tag
 def bars(picture):
     """A report's picture (publisher.reports.emails.picture) as bars: table cells sized inline, which every mail client
-    shows, each with its day and number as text. Built here rather than in a template loop: a report has a
+    shows, each with its day and number as text (in the cell's title; the table's aria-label reads them all, its cells
+    being presentational inside role="img"). Built here rather than in a template loop: a report has a
     picture per post, and a loop's per-bar nodes and lazy-aware escaping are paid in every email. The labels are
     escaped with the standard library's html.escape; numbers are formatted as integers."""
     # One cell a line: a body whose lines all fit RFC 5322's 998 characters is sent as 8bit, not quoted-printable
