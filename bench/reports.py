@@ -289,8 +289,8 @@ def report(results):
         "/ the worker's CPU per email (user + system, its processes), same run; +sink: cores / the worker's and the "
         "sink's CPU per email;\nx lower: emails/s over the lower of conn bound and CPU bound; x +sink: over the lower "
         "of conn bound and +sink;\nceiling: the run's connections as processes sending a ready-made report back to "
-        "back, nothing else; sink ms: the SMTP sink's CPU per email (this process, on the same cores);\nemails/s: the emails after the "
-        "first over the seconds from the first to the last\n"
+        "back, nothing else; sink ms: the SMTP sink's CPU per email (this process, on the same cores);\n"
+        "emails/s: the emails after the first over the seconds from the first to the last\n"
     )
     ok = []
     for r in results:
