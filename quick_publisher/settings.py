@@ -192,9 +192,7 @@ SIGNUP_RATE_LIMIT = env.str("SIGNUP_RATE_LIMIT", default="20/h")
 LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="20/m")
 UNSUBSCRIBE_LINK_MAX_AGE = timedelta(days=env.int("UNSUBSCRIBE_LINK_MAX_AGE_DAYS", default=365))
 REPORT_CHUNK_SIZE = env.int("REPORT_CHUNK_SIZE", default=200)
-# SMTP connections a worker host sends reports over at once, shared among the tasks its worker runs at once (each
-# connection also holds a database connection while its task sends).
-REPORT_SMTP_CONNECTIONS = env.int("REPORT_SMTP_CONNECTIONS", default=16)
+REPORT_SMTP_CONNECTIONS = env.int("REPORT_SMTP_CONNECTIONS", default=16)  # per worker host: docs/configuration.md
 # Due authors the report tick takes per transaction (their sends are queued REPORT_CHUNK_SIZE to a task).
 REPORT_TICK_CHUNK_SIZE = env.int("REPORT_TICK_CHUNK_SIZE", default=1000)
 # Seconds a claim on a report delivery holds unless renewed (docs/delivery-guarantees.md): a send (a few SMTP
