@@ -9,7 +9,7 @@ run); target: emails/s >= 0.8 x the lower one. Also printed per run: peak memory
 target < 300 MB), CPU per email (the worker's processes, user + system; and the sink's, this process), and
 duplicates (an author mailed twice, by recipient and Message-ID).
 With BENCH_REPORT_BASELINE set to a git ref, the same run is made, in turns, by a worker running that commit's code
-(extracted with `git archive` into var/bench/reports/baseline; it reads the same database): CPU per email side by
+(extracted with `git archive` into var/bench/reports-baseline; it reads the same database): CPU per email side by
 side, and the old code at its own connections (4 before REPORT_SMTP_CONNECTIONS existed).
 When all the emails would take longer than BENCH_REPORT_WINDOW seconds, the rate is measured over that window
 after the first email, and the run is stopped there.
@@ -29,6 +29,7 @@ import io
 import multiprocessing
 import os
 import re
+import shutil
 import smtplib
 import subprocess
 import sys
@@ -106,7 +107,7 @@ def main():
             ceiling = smtp_ceiling(sink, message, CONNECTIONS)
             trees = [("this tree", common.ROOT, CONNECTIONS)]
             if BASELINE:
-                trees.append((f"{BASELINE}", baseline_tree(workdir), BASELINE_CONNECTIONS))
+                trees.append((f"{BASELINE}", baseline_tree(), BASELINE_CONNECTIONS))
             for name, tree, connections in trees:
                 results.append({**run_report(sink, env, workdir, name, tree, connections, size), "ceiling": ceiling})
         return report(results)
@@ -174,10 +175,12 @@ def send_back_to_back(port, message, seconds):
             client.sendmail(from_email, to, content)
 
 
-def baseline_tree(workdir):
-    """The code of BENCH_REPORT_BASELINE, extracted beside the logs (the virtualenv is this one)."""
-    tree = workdir / "baseline"
-    tree.mkdir(exist_ok=True)
+def baseline_tree():
+    """The code of BENCH_REPORT_BASELINE, extracted afresh into var/bench/reports-baseline (the virtualenv is this
+    one's)."""
+    tree = common.ROOT / "var" / "bench" / "reports-baseline"
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
     archive = subprocess.run(["git", "archive", BASELINE], cwd=common.ROOT, capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(tree, filter="data")
