@@ -2,6 +2,8 @@
 
 from functools import lru_cache
 
+from django.utils.dateformat import format as date_format
+
 from quick_publisher.emails import absolute_url, render_email
 
 from .periods import WEEKLY
@@ -33,6 +35,18 @@ def picture(series, *, weekly):
     }
 
 
+@lru_cache(maxsize=64)
+def period_dates(period):
+    """The period's days as the email writes them (Django's date format): every report of a period says the same, so
+    each is formatted once."""
+    return {
+        "start": date_format(period.start, "l, j F Y"),
+        "start_weekday": date_format(period.start, "l, j F"),
+        "start_day": date_format(period.start, "j F"),
+        "end": date_format(period.end, "l, j F"),
+    }
+
+
 @lru_cache(maxsize=256)
 def bar_day(start, weekly):
     """A bar's day as its label shows it: every report of a period has the same bars, so each is formatted once."""
@@ -55,8 +69,7 @@ def view_count_report_email(report, *, connection=None):
         to=author.email,
         context={
             "author": author,
-            "period_start": period.start,
-            "period_end": period.end,
+            "dates": period_dates(period),
             "rows": [with_picture(row, weekly=weekly) for row in report.rows],
             "totals": with_picture(report.totals, weekly=weekly),
             "weekly": weekly,
