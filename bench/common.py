@@ -140,10 +140,10 @@ def log_directory(benchmark):
     return directory
 
 
-def start(command, log_path, env, ready_text=None, timeout=60):
+def start(command, log_path, env, ready_text=None, timeout=60, cwd=ROOT):
     """Start a server in its own process group, its output in log_path; wait until ready_text is in the log."""
     log = open(log_path, "w")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + timeout
     while ready_text and ready_text not in Path(log_path).read_text():
         if process.poll() is not None or time.monotonic() > deadline:

@@ -87,7 +87,9 @@ class Claim:
 
     def mark_sent(self, author_id):
         # Whoever holds the claim: the SMTP server has the report, and a renewal by anyone else now fails.
-        deliveries_of([author_id], self.period).update(status=Status.SENT, sent_at=timezone.now())
+        period = self.period
+        delivery = ReportDelivery.objects.filter(author_id=author_id, kind=period.kind, period_start=period.start)
+        delivery.update(status=Status.SENT, sent_at=timezone.now())
 
     def drop(self, author_ids):
         """Authors with nothing to report (their last post was unpublished since they were found eligible): no

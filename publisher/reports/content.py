@@ -65,6 +65,7 @@ def build_reports(*, author_ids, period):
     # Totals as the post pages show them: the database plus views not flushed yet.
     total_views = shown_views_of_posts({post[0]: post[4] for post in posts})
     views = views_by_bar(author_ids, period)
+    bar_starts = period.bar_starts()
     rows_by_author = defaultdict(list)
     for post_id, author_id, title, slug, _, published_at in posts:
         if published_at and local_date(published_at, zones[author_id]) > period.end:
@@ -74,7 +75,7 @@ def build_reports(*, author_ids, period):
                 title=title,
                 url=absolute_url("post_detail", args=[slug]),
                 total_views=total_views[post_id],
-                series=[(start, views[post_id, start]) for start in period.bar_starts()],
+                series=[(start, views[post_id, start]) for start in bar_starts],
             )
         )
     return [
@@ -97,6 +98,7 @@ def views_by_bar(author_ids, period):
         date__gte=period.bar_starts()[0],
         date__lte=period.end,
     ).values_list("post_id", "date", "views")
+    bar_of = {day: period.bar_of(day) for day in period.days_in_picture()}
     for post_id, day, count in daily:
-        views[post_id, period.bar_of(day)] += count
+        views[post_id, bar_of[day]] += count
     return views

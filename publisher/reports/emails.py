@@ -1,5 +1,9 @@
 """The report email: a table of the author's posts with a picture of each, in paired text and HTML templates."""
 
+from functools import lru_cache
+
+from django.utils.dateformat import format as date_format
+
 from quick_publisher.emails import absolute_url, render_email
 
 from .periods import WEEKLY
@@ -13,18 +17,40 @@ def picture(series, *, weekly):
     """A series [(first day, views)] as bars for the HTML part (table cells sized inline: no image, no script, so
     every mail client shows it) and as a Unicode sparkline for the text part, each bar with its day and number."""
     highest = max((views for _, views in series), default=0)
-    bars = []
-    for start, views in series:
-        label = f"{'Week of ' if weekly else ''}{start:%a %-d %b}: {views} view{'' if views == 1 else 's'}"
-        height = round(views / highest * BAR_HEIGHT_PX) if highest else 0
-        bars.append({"start": start, "views": views, "label": label, "height": max(height, 1)})
-    sparkline = "".join(SPARKS[round(views / highest * (len(SPARKS) - 1)) if highest else 0] for _, views in series)
+    bars = [
+        {
+            "start": start,
+            "views": views,
+            "label": f"{bar_day(start, weekly)}: {views} view{'' if views == 1 else 's'}",
+            "height": max(round(views / highest * BAR_HEIGHT_PX), 1) if highest else 1,
+        }
+        for start, views in series
+    ]
+    top = len(SPARKS) - 1
     return {
         "bars": bars,
         "label": "; ".join(bar["label"] for bar in bars),
-        "sparkline": sparkline,
+        "sparkline": "".join(SPARKS[round(views / highest * top) if highest else 0] for _, views in series),
         "numbers": " ".join(str(views) for _, views in series),
     }
+
+
+@lru_cache(maxsize=64)
+def period_dates(period):
+    """The period's days as the email writes them (Django's date format): every report of a period says the same, so
+    each is formatted once."""
+    return {
+        "start": date_format(period.start, "l, j F Y"),
+        "start_weekday": date_format(period.start, "l, j F"),
+        "start_day": date_format(period.start, "j F"),
+        "end": date_format(period.end, "l, j F"),
+    }
+
+
+@lru_cache(maxsize=256)
+def bar_day(start, weekly):
+    """A bar's day as its label shows it: every report of a period has the same bars, so each is formatted once."""
+    return f"{'Week of ' if weekly else ''}{start:%a %-d %b}"
 
 
 def view_count_report_email(report, *, connection=None):
@@ -43,8 +69,7 @@ def view_count_report_email(report, *, connection=None):
         to=author.email,
         context={
             "author": author,
-            "period_start": period.start,
-            "period_end": period.end,
+            "dates": period_dates(period),
             "rows": [with_picture(row, weekly=weekly) for row in report.rows],
             "totals": with_picture(report.totals, weekly=weekly),
             "weekly": weekly,

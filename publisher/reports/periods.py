@@ -55,6 +55,11 @@ class Period:
         """The first day of each bar, oldest first: the last 14 days, or the last 8 weeks, ending with this one."""
         return [self.start - self.step * n for n in reversed(range(BARS[self.kind]))]
 
+    def days_in_picture(self):
+        """Every day from the first bar's to the period's end."""
+        first = self.bar_starts()[0]
+        return [first + timedelta(days=n) for n in range((self.end - first).days + 1)]
+
     def bar_of(self, day):
         """The first day of the bar that `day` falls in (the days between the first bar and the period's end)."""
         first = self.bar_starts()[0]

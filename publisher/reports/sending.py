@@ -1,7 +1,10 @@
-"""Sending a chunk of reports: to each author still eligible who has not had it, once, on one SMTP connection."""
+"""Sending a chunk of reports: to each author still eligible who has not had it, once, over a few SMTP connections."""
 
+import threading
+from collections import deque
 from dataclasses import dataclass
 
+from django import db
 from django.core.mail import get_connection
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
@@ -48,8 +51,9 @@ class SendSummary:
         }
 
 
-def send_reports_to_authors(*, author_ids, period, task_id, accepted_author_ids=()):
-    """Deliver the period's report to each of these authors who is still eligible and has not had it yet.
+def send_reports_to_authors(*, author_ids, period, task_id, accepted_author_ids=(), connections=1):
+    """Deliver the period's report to each of these authors who is still eligible and has not had it yet, over up to
+    `connections` SMTP connections at once.
 
     accepted_author_ids: reports that an earlier attempt of this task handed to the SMTP server but could not
     record, the database being unreachable. They are recorded now and not sent again.
@@ -64,7 +68,7 @@ def send_reports_to_authors(*, author_ids, period, task_id, accepted_author_ids=
     to_send = build_reports(author_ids=claimed, period=period) if claimed else []
     claim.drop(set(claimed) - {report.author.pk for report in to_send})
     try:
-        sent = accepted + send_while_claimed(to_send, claim=claim, accepted=accepted)
+        sent = accepted + send_while_claimed(to_send, claim=claim, accepted=accepted, connections=connections)
     except Exception:
         claim.release()
         raise
@@ -74,27 +78,89 @@ def send_reports_to_authors(*, author_ids, period, task_id, accepted_author_ids=
     return SendSummary(period=period, authors=len(author_ids), sent_to=sent)
 
 
-def send_while_claimed(to_send, *, claim, accepted):
-    """Send each report whose delivery this execution still holds, on one SMTP connection; the authors sent to.
-    The claims are renewed together, and again whenever less than half a lease would be left for a send."""
-    sent, held, send_before = [], set(), None
+def send_while_claimed(to_send, *, claim, accepted, connections=1):
+    """Send each report whose delivery this execution still holds, over up to `connections` SMTP connections at
+    once; the authors sent to. Each connection is a thread with a database connection of its own for its sent marks,
+    so that rendering one report overlaps the wait for the SMTP server's reply to another. With one connection, the
+    reports go out on this thread (and its database connection)."""
     if not to_send:
-        return sent
-    with get_connection() as connection:
-        for number, report in enumerate(to_send):
-            author_id = report.author.pk
-            if send_before is None or timezone.now() >= send_before:
-                held, send_before = claim.renew([later.author.pk for later in to_send[number:]])
-            if author_id not in held:
-                continue  # a successor took it over after this execution's lease lapsed
-            view_count_report_email(report, connection=connection).send()
-            try:
-                claim.mark_sent(author_id)
-            except (OperationalError, InterfaceError) as exc:
-                # A plain retry would claim this delivery again and send it twice: say that it left.
-                raise ReportsNotRecorded([*accepted, author_id]) from exc
-            sent.append(author_id)
-    return sent
+        return []
+    queue = ClaimedQueue(to_send, claim=claim)
+    senders = min(connections, len(to_send))
+    if senders == 1:
+        send_from_queue(queue)
+    else:
+        threads = [threading.Thread(target=send_from_queue_on_own_connection, args=(queue,)) for _ in range(senders)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if queue.not_recorded:
+        # A plain retry would claim these deliveries again and send them twice: say that they left.
+        raise ReportsNotRecorded([*accepted, *queue.not_recorded]) from queue.failures[0]
+    if queue.failures:
+        raise queue.failures[0]
+    return queue.sent
+
+
+class ClaimedQueue:
+    """An execution's reports, handed to its senders one at a time, each only while the execution still holds its
+    delivery. The claims are renewed together, and again whenever less than half a lease would be left for a send.
+    A failure on one connection stops every sender before its next report; what they already sent stays sent."""
+
+    def __init__(self, to_send, *, claim):
+        self.claim = claim
+        self.pending = deque(to_send)
+        self.held, self.send_before = set(), None
+        self.sent, self.not_recorded, self.failures = [], [], []
+        self.lock = threading.Lock()
+
+    def next_report(self):
+        """The next report to send, or None when there is none left or a sender failed."""
+        with self.lock:
+            while self.pending and not self.failures:
+                report = self.pending.popleft()
+                if self.send_before is None or timezone.now() >= self.send_before:
+                    later = [report.author.pk, *(other.author.pk for other in self.pending)]
+                    self.held, self.send_before = self.claim.renew(later)
+                if report.author.pk in self.held:
+                    return report
+                # else a successor took it over after this execution's lease lapsed
+            return None
+
+    def record(self, author_id):
+        """The SMTP server accepted this author's report: mark it sent."""
+        try:
+            self.claim.mark_sent(author_id)
+        except (OperationalError, InterfaceError) as exc:
+            with self.lock:
+                self.not_recorded.append(author_id)
+                self.failures.append(exc)
+            return
+        with self.lock:
+            self.sent.append(author_id)
+
+    def fail(self, exc):
+        with self.lock:
+            self.failures.append(exc)
+
+
+def send_from_queue(queue):
+    """One SMTP connection's sends: render, send, mark, until the queue is empty or a sender failed."""
+    try:
+        with get_connection() as connection:
+            while (report := queue.next_report()) is not None:
+                view_count_report_email(report, connection=connection).send()
+                queue.record(report.author.pk)
+    except Exception as exc:  # raised by send_while_claimed once every sender has stopped
+        queue.fail(exc)
+
+
+def send_from_queue_on_own_connection(queue):
+    try:
+        send_from_queue(queue)
+    finally:
+        db.connection.close()  # this thread's own, opened for its renewals and sent marks
 
 
 def skip_authors_no_longer_eligible(author_ids, period):

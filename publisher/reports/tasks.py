@@ -5,6 +5,7 @@ import math
 from datetime import date
 
 from celery import Task, shared_task
+from celery.signals import worker_init
 from django.conf import settings
 from django.utils import timezone
 
@@ -31,6 +32,21 @@ def queue_view_count_reports(report_date=None, kind=None, author_ids=None):
     return queue_latest_reports(period_start=start, kind=kind, author_ids=author_ids)
 
 
+# Tasks this worker runs at once (its pool's processes or threads), set as it starts; the processes of a prefork
+# pool are forked after it, and inherit it.
+WORKER_CONCURRENCY = {"tasks": 1}
+
+
+@worker_init.connect
+def remember_worker_concurrency(sender, **kwargs):
+    WORKER_CONCURRENCY["tasks"] = sender.concurrency
+
+
+def smtp_connections_per_task():
+    """A worker host's REPORT_SMTP_CONNECTIONS shared among the tasks its worker runs at once."""
+    return max(1, settings.REPORT_SMTP_CONNECTIONS // WORKER_CONCURRENCY["tasks"])
+
+
 class ReportDeliveryTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         mark_failed(task_id=task_id, error=f"{type(exc).__name__}: {exc}")
@@ -47,6 +63,8 @@ def send_view_count_reports_to_authors(self, author_ids, report_date, accepted_a
             period=Period.of(kind, report_date),
             task_id=self.request.id,
             accepted_author_ids=accepted_author_ids,
+            # Applied in the calling process (no worker): on its thread and database connection.
+            connections=1 if self.request.is_eager else smtp_connections_per_task(),
         ).as_result()
     except ReportsNotRecorded as exc:
         # Retried as autoretry would, telling the next attempt which reports the SMTP server already has.

@@ -84,6 +84,7 @@ LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="20/m")
 SEARCH_RATE_LIMIT = env.str("SEARCH_RATE_LIMIT", default="30/m")
 UNSUBSCRIBE_LINK_MAX_AGE = timedelta(days=env.int("UNSUBSCRIBE_LINK_MAX_AGE_DAYS", default=365))
 REPORT_CHUNK_SIZE = env.int("REPORT_CHUNK_SIZE", default=200)
+REPORT_SMTP_CONNECTIONS = env.int("REPORT_SMTP_CONNECTIONS", default=16)  # per worker host: docs/configuration.md
 # Due authors the report tick takes per transaction (their sends are queued REPORT_CHUNK_SIZE to a task).
 REPORT_TICK_CHUNK_SIZE = env.int("REPORT_TICK_CHUNK_SIZE", default=1000)
 # Seconds a claim on a report delivery holds unless renewed (docs/delivery-guarantees.md): a send (a few SMTP

@@ -27,7 +27,9 @@ REPORT_TASK = "publisher.tasks.send_view_count_reports_to_authors"
 RUN_TASK = "publisher.reports.tasks.queue_view_count_reports"
 # The held sender waits at the SMTP server while the other tasks run: on a loaded machine that may take longer than
 # the default 10 s, which must not time its session out. Gate.hold gives up after 60 s: the waits below fit in it.
-WORKER_SETTINGS = {"REPORT_CHUNK_SIZE": CHUNK, "EMAIL_TIMEOUT": 90}
+# One SMTP connection per task (two per worker of two processes): the held task is held whole, at its one connection.
+# Several connections sharing one execution's claims: tests/publisher/reports/test_connections.py.
+WORKER_SETTINGS = {"REPORT_CHUNK_SIZE": CHUNK, "EMAIL_TIMEOUT": 90, "REPORT_SMTP_CONNECTIONS": 2}
 
 
 def finished(task_name, count):

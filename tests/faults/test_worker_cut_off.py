@@ -1,9 +1,9 @@
 """A worker host cut off the network in the middle of a report run (issue 16, proof 4).
 
 Two workers run in network namespaces of their own, joined to this host by a veth pair each: they reach
-PostgreSQL, the broker, Redis and the SMTP server only over that link. The SMTP server holds the first worker at
-the fifth report of its chunk (at RCPT, not accepted yet), and the test takes its link down: the worker is alive,
-its claims are live, and its task is unacknowledged.
+PostgreSQL, the broker, Redis and the SMTP server only over that link. The SMTP server holds the first worker's four
+connections at the fifth to eighth reports of its chunk (at RCPT, not accepted yet), and the test takes its link
+down: the worker is alive, its claims are live, and its task is unacknowledged.
 
 The broker hands that task to the other worker: on Redis once the (short) visibility timeout has passed, when the
 other worker starts; on RabbitMQ once the cut-off worker's connection is seen dead (missed heartbeats). The message
@@ -39,6 +39,8 @@ WORKER_SETTINGS = {
     "CELERY_VISIBILITY_TIMEOUT": VISIBILITY_TIMEOUT,
     "CELERY_BROKER_HEARTBEAT": 2,  # RabbitMQ sees the cut-off worker's connection dead within seconds
     "EMAIL_TIMEOUT": 60,  # the cut-off worker still waits for the SMTP server's answer when the link comes back
+    # Four SMTP connections per task, all four held by the SMTP server while the link is down.
+    "REPORT_SMTP_CONNECTIONS": 4,
 }
 
 
@@ -59,7 +61,7 @@ def test_a_worker_cut_off_mid_run_sends_nothing_twice_when_its_link_comes_back(
 ):
     authors = authors_with_posts(AUTHORS)
     cut_off_host, other_host = network_namespaces(2)
-    held = smtp.hold_at_recipient(5)
+    held = [smtp.hold_at_recipient(number) for number in range(5, 5 + WORKER_SETTINGS["REPORT_SMTP_CONNECTIONS"])]
     worker_processes(
         "cut-off",
         pool="prefork",
@@ -69,9 +71,11 @@ def test_a_worker_cut_off_mid_run_sends_nothing_twice_when_its_link_comes_back(
     )
 
     queue_view_count_reports.delay()  # as beat sends it
-    held.wait_reached()
+    for gate in held:
+        gate.wait_reached()
     cut_off_host.cut()
-    # Its chunk: four sent, the fifth in flight, five more claimed; the second chunk waits in the queue.
+    # Its chunk: four sent, the fifth to eighth in flight (one per connection), two more claimed; the second chunk
+    # waits in the queue.
     assert Counter(ReportDelivery.objects.values_list("status", flat=True)) == {"sent": 4, "sending": 6}
     lapses_at = ReportDelivery.objects.aggregate(first=Min("claimed_at"))["first"] + timedelta(seconds=CLAIM_LEASE)
 
@@ -85,7 +89,7 @@ def test_a_worker_cut_off_mid_run_sends_nothing_twice_when_its_link_comes_back(
     assert timezone.now() < lapses_at, "the test was too slow to prove anything: the claims lapsed during the cut"
 
     cut_off_host.restore()
-    held.open()  # the fifth report's RCPT is answered now, on a link that works again
+    smtp.open_all_gates()  # the held RCPTs are answered now, on a link that works again
     smtp.settle(timeout=CLAIM_LEASE + 60)
 
     assert smtp.count_by_recipient() == {author.email: 1 for author in authors}

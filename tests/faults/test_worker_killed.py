@@ -29,10 +29,14 @@ CHUNK = 10  # three report tasks of ten authors
 VISIBILITY_TIMEOUT = 1
 # The killed worker's claims hold until their lease lapses; the successor leaves them until then and retries.
 CLAIM_LEASE = 2
+# Each task sends over four SMTP connections at once; the SMTP server holds all four, so that the kill lands at a
+# known point of each.
+CONNECTIONS = 4
 WORKER_SETTINGS = {
     "REPORT_CHUNK_SIZE": CHUNK,
     "CELERY_VISIBILITY_TIMEOUT": VISIBILITY_TIMEOUT,
     "REPORT_CLAIM_LEASE": CLAIM_LEASE,
+    "REPORT_SMTP_CONNECTIONS": CONNECTIONS,  # the worker runs one task at a time: all four are its
 }
 
 
@@ -77,14 +81,16 @@ def kill(worker, what_dies):
 @pytest.mark.parametrize("what_dies", ["the whole worker", "a pool process"])
 def test_worker_killed_before_a_report_is_accepted_every_author_gets_exactly_one(smtp, worker_processes, what_dies):
     authors = authors_with_posts(AUTHORS)
-    # The 15th report (the second task's fifth) is held at RCPT: not accepted yet when the kill lands.
-    held = smtp.hold_at_recipient(15)
+    # The 15th to 18th reports (the second task's fifth to eighth, one on each of its connections) are held at RCPT:
+    # not accepted yet when the kill lands.
+    held = [smtp.hold_at_recipient(number) for number in range(15, 15 + CONNECTIONS)]
     worker = start_doomed_worker(worker_processes, what_dies)
 
     queue_view_count_reports.delay()  # as beat sends it
-    held.wait_reached()
+    for gate in held:
+        gate.wait_reached()
     kill(worker, what_dies)
-    held.open()
+    smtp.open_all_gates()
 
     assert len(smtp.messages) == 14
     # Ten sent by the first task, four by the second, whose six others it still holds; the third task waits.
@@ -105,16 +111,21 @@ def test_worker_killed_after_the_smtp_server_accepted_a_report_sends_that_one_ag
     authors = sorted(authors_with_posts(10), key=lambda author: author.pk)
     # The 5th report is stored by the SMTP server; its 250 is held back, and the worker dies waiting for it.
     # The same happens if it dies after reading the 250 and before its UPDATE reaches the database (RFC 1047).
+    # Its other connections are held at their next RCPT (6th to 8th), their reports not accepted yet.
     accepted = smtp.hold_after_accepting(5)
+    held = [smtp.hold_at_recipient(number) for number in range(6, 5 + CONNECTIONS)]
     worker = worker_processes("doomed", pool="solo", **WORKER_SETTINGS)
 
     queue_view_count_reports.delay()
-    accepted.wait_reached()
+    for gate in [accepted, *held]:
+        gate.wait_reached()
     worker.kill()
-    accepted.open()
-    fifth = authors[4]
-    assert [message["To"] for message in smtp.messages] == [author.email for author in authors[:5]]
+    smtp.open_all_gates()
+    # The first five reports handed to the connections, in the order the server stored them.
+    assert sorted(message["To"] for message in smtp.messages) == sorted(author.email for author in authors[:5])
+    [fifth] = [author for author in authors if author.email == smtp.messages[4]["To"]]
     assert ReportDelivery.objects.get(author=fifth).status == ReportDelivery.Status.SENDING
+    assert ReportDelivery.objects.filter(status=ReportDelivery.Status.SENT).count() == 4
 
     start_successor(worker_processes)
     wait_until(all_reports_sent(10), timeout=60)
