@@ -679,7 +679,8 @@ from tests.factories import AuthorFactory, PostFactory
 authors = AuthorFactory.create_batch({RUN_AUTHORS}, password=None)
 for author in authors:
     PostFactory(author=author, published_at=timezone.now() - timedelta(days=30))
-due = timezone.now() - timedelta(minutes=1)
+now = timezone.now()  # due a minute ago, never before the top of the hour (where 7:00 would be due as well)
+due = max(now - timedelta(minutes=1), now.replace(minute=0, second=0, microsecond=0))
 ReportPreferences.objects.filter(pk__in=[author.pk for author in authors]).update(next_report_at=due)
 """
 

@@ -87,9 +87,11 @@ def author_with_posts(*posts, **author_fields):
 
 
 def make_due(*authors):
-    """Their hour came a minute ago: the next tick sends them yesterday's report."""
+    """Their hour came a minute ago: the next tick sends them yesterday's report. Never before the top of this hour:
+    from a minute earlier, a run in the first minute of their hour (7:00) would find that slot due as well."""
+    now = timezone.now()
     ReportPreferences.objects.filter(pk__in=[a.pk for a in authors]).update(
-        next_report_at=timezone.now() - timedelta(minutes=1)
+        next_report_at=max(now - timedelta(minutes=1), now.replace(minute=0, second=0, microsecond=0))
     )
 
 
