@@ -70,9 +70,9 @@ class TagPostsView(PostListView):
 @require_safe
 def post_detail(request, slug):
     """A published post's page; a GET from a person counts as a view, on the author's day. Served from the post page
-    cache when it holds the page at its current version (one Redis round trip, no database query), else rendered
-    and cached. When Redis is unavailable the view is counted in the database, with one attempt at Redis per
-    request."""
+    cache when it holds the page at its current version (no database query but a signed-in reader's own user), else
+    rendered and cached. When Redis is unavailable the view is counted in the database, with one attempt at Redis
+    per request."""
     try:
         return cached_post_page(request, slug) or rendered_post_page(request, slug)
     except redis.RedisError:
@@ -81,22 +81,20 @@ def post_detail(request, slug):
 
 
 def cached_post_page(request, slug):
-    cached = page_cache.cached_page(request, slug)
+    cached = page_cache.cached_page(slug)
     if cached is None:
         return None
     visit = counting.count_reader_visit(
         request,
         slug=slug,
         post_id=cached.post_id,
-        author_id=cached.author_id,
+        author_id=None if page_cache.is_anonymous_reader(request) else cached.author_id,
         author_time_zone=cached.author_time_zone,
         cached_under=cached.version,
     )
     if not visit.page_current:
         return None
-    if isinstance(cached, page_cache.CachedPage):
-        return cached.response(visit.views)
-    return render_post_page(request, cached.post, visit.views)
+    return cached.response(request, visit.views)
 
 
 def rendered_post_page(request, slug):
@@ -110,10 +108,13 @@ def rendered_post_page(request, slug):
         author_time_zone=post.author.time_zone,
         views_in_database=post.view_count,
     )
-    response = render_post_page(request, post, visit.views)
+    rendered = render_post_page(request, post, visit.views, reader_parts=page_cache.placeholders())
+    page = page_cache.split_page(request, rendered, post=post, views=visit.views, version=version)
+    if page is None:
+        return render_post_page(request, post, visit.views)
     if visit.page_version == version:  # nothing that this page shows changed while it was read
-        page_cache.cache_rendered_page(request, slug, post=post, response=response, views=visit.views, version=version)
-    return response
+        page_cache.cache_page(slug, page)
+    return page.response(request, visit.views)
 
 
 def published_post_or_404(slug):
@@ -123,12 +124,13 @@ def published_post_or_404(slug):
     return post
 
 
-def render_post_page(request, post, views):
+def render_post_page(request, post, views, *, reader_parts=None):
     context = {
         "post": post,
         "views": views,
         "sharing": sharing.sharing_card(post, cover=images.cover_of(post)),
         "pictures": images.post_pictures(post),
+        "reader_parts": reader_parts,
     }
     return render(request, "publisher/post_detail.html", context)
 

@@ -2,16 +2,17 @@
 (versions), and read again when their post or its author changes (invalidation)."""
 
 from .invalidation import invalidate_pages_of_author, invalidate_pages_on_commit
-from .store import CachedPage, CachedPost, cache_rendered_page, cached_page, is_anonymous_reader
+from .store import CachedPage, cache_page, cached_page, is_anonymous_reader, placeholders, split_page
 from .versions import current_page_version
 
 __all__ = [
     "CachedPage",
-    "CachedPost",
-    "cache_rendered_page",
+    "cache_page",
     "cached_page",
     "current_page_version",
     "invalidate_pages_of_author",
     "invalidate_pages_on_commit",
     "is_anonymous_reader",
+    "placeholders",
+    "split_page",
 ]

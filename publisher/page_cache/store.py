@@ -3,9 +3,10 @@ and no database query: in each web process (the "post_pages" cache, Django's Loc
 shared by every process (the "shared_post_pages" cache), so that a page one process rendered is not rendered again
 by the others: with readers spread over many posts, a process meets many pages it has not served yet.
 
-- For a reader without a session or queued messages (nearly all readers): the whole page, split around its view
-  count, so that serving it is a join of three strings.
-- For a signed-in reader: the post and its author, so that only the layout around it is rendered.
+Each entry is the whole page, split around the view count and the reader parts (the layout's account links,
+verification banner and messages): a reader without a session or queued messages (nearly all readers) gets the
+parts the page was cached with, so that serving it is a join of strings; a signed-in reader gets their own parts
+rendered into it, which costs no query for the post.
 
 Keys are versioned with the site's version (.versions); each entry holds the page version it was rendered under,
 which the call that counts a view checks. The view count is never cached: it comes from Redis with the view.
@@ -13,22 +14,34 @@ Entries also expire (the cache's TIMEOUT), so that an invalidation lost to a Red
 """
 
 import logging
+import secrets
 from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import caches
 from django.http import HttpResponse
+from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
+from django.utils.safestring import mark_safe
 
-from ..models import Post
 from ..templatetags.view_counts import view_count_text
 from . import versions
 
 logger = logging.getLogger(__name__)
 
 VIEW_COUNT_OPENING, VIEW_COUNT_CLOSING = b'<span class="views">', b"</span>"
+# The parts of the layout that are each reader's own (base.html's blocks, and their templates), in page order: a
+# page is cached with what an anonymous reader gets there, and any other reader's are rendered into it.
+READER_PARTS = {
+    "account_links": "_account_links.html",
+    "verify_banner": "_verify_banner.html",
+    "messages": "_messages.html",
+}
+# Where a rendered page holds each reader part until it is split: unguessable, so no post can contain one.
+PLACEHOLDERS = {block: f"<!--reader-part:{block}:{secrets.token_hex(16)}-->" for block in READER_PARTS}
 
 
 def process_cache():
@@ -44,45 +57,51 @@ def cache_timeout():
 
 
 def is_anonymous_reader(request):
-    """A reader without a session or queued messages gets the same page as everyone else."""
+    """A reader without a session or queued messages gets the reader parts as the page was cached with them."""
     return settings.SESSION_COOKIE_NAME not in request.COOKIES and CookieStorage.cookie_name not in request.COOKIES
 
 
 @dataclass(frozen=True)
 class CachedPage:
-    """The whole page an anonymous reader gets, split around its view count."""
+    """A post's page as every reader gets it, split around the reader parts and the view count."""
 
     post_id: int
-    before_count: bytes
-    after_count: bytes
+    author_id: int
     author_time_zone: str  # views are counted on the author's day, with no query for the author
     version: str  # the page's, when it was rendered
-    author_id = None  # an anonymous reader is never the post's author
+    pieces: tuple  # the page's bytes around the reader parts and the count: len(READER_PARTS) + 2 of them
+    anonymous_parts: tuple  # the reader parts' bytes as an anonymous reader gets them
 
-    def response(self, views):
-        response = HttpResponse(self.before_count + view_count_text(views).encode() + self.after_count)
-        patch_vary_headers(response, ["Cookie"])  # as on the rendered page, which reads the session
+    def response(self, request, views):
+        """The page for this reader, showing `views`."""
+        parts = self.anonymous_parts if is_anonymous_reader(request) else reader_parts(request)
+        *before_parts, before_count, after_count = self.pieces
+        content = [piece for pair in zip(before_parts, parts, strict=True) for piece in pair]
+        response = HttpResponse(b"".join([*content, before_count, count_html(views), after_count]))
+        patch_vary_headers(response, ["Cookie"])  # the reader parts depend on the session
         return response
 
 
-@dataclass(frozen=True)
-class CachedPost:
-    """The post shown to signed-in readers, with its author."""
+def count_html(views):
+    return VIEW_COUNT_OPENING + view_count_text(views).encode() + VIEW_COUNT_CLOSING
 
-    post: Post
-    version: str  # the page's, when it was read
 
-    @property
-    def post_id(self):
-        return self.post.pk
+def reader_parts(request, **context):
+    """The reader parts, rendered for this request's reader (or with `context` in place of theirs)."""
+    return tuple(render_to_string(name, context, request=request).encode() for name in READER_PARTS.values())
 
-    @property
-    def author_id(self):
-        return self.post.author_id
 
-    @property
-    def author_time_zone(self):
-        return self.post.author.time_zone
+def page_with_placeholders(page, *, post, views, version, anonymous_parts):
+    """The CachedPage of `page`, a post page rendered with PLACEHOLDERS for its reader parts and showing `views`;
+    None if it cannot be split (a part or the count missing or repeated)."""
+    pieces, rest = [], page
+    for marker in [placeholder.encode() for placeholder in PLACEHOLDERS.values()] + [count_html(views)]:
+        if rest.count(marker) != 1:
+            return None
+        before, rest = rest.split(marker)
+        pieces.append(before)
+    pieces.append(rest)
+    return CachedPage(post.pk, post.author_id, post.author.time_zone, version, tuple(pieces), anonymous_parts)
 
 
 def cached(key):
@@ -109,28 +128,29 @@ def store(key, value, page_version):
         logger.warning("Redis unavailable (%s): post page %s cached in this process only", exc, key)
 
 
-# The keys name what their entries hold; entries of an earlier form, which a deploy may find in the shared cache,
-# were under other names.
-def cached_page(request, slug):
-    """What this reader's page at `slug` is cached as: a CachedPage for an anonymous reader, a CachedPost for a
-    signed-in one; None if not cached."""
-    if is_anonymous_reader(request):
-        return cached(f"anonymous-page:{slug}")
-    return cached(f"signed-in-post:{slug}")
+# The key names what its entries hold: entries of an earlier form, which a deploy may find in the shared cache, were
+# under other names.
+def cached_page(slug):
+    """The CachedPage of the page at `slug`; None if not cached."""
+    return cached(f"post-page:{slug}")
 
 
-def cache_rendered_page(request, slug, *, post, response, views, version):
-    """Cache what was just rendered for this reader with `views`, under the page's version read before its post
-    was: an anonymous reader's whole page split around its count, a signed-in reader's post."""
-    if not is_anonymous_reader(request):
-        store(f"signed-in-post:{slug}", CachedPost(post, version), version)
-        return
+def placeholders():
+    """The reader parts of a page about to be rendered for caching, for post_detail.html's blocks."""
+    return {block: mark_safe(placeholder) for block, placeholder in PLACEHOLDERS.items()}  # noqa: S308 (ours)
+
+
+def split_page(request, response, *, post, views, version):
+    """The CachedPage of `response`, a post page rendered with placeholders() and showing `views`, its post read
+    under the page's `version`; None if it cannot be split (not a whole page, or a place missing or repeated)."""
     if response.status_code != 200 or response.streaming:
-        return
-    count = VIEW_COUNT_OPENING + view_count_text(views).encode() + VIEW_COUNT_CLOSING
-    if response.content.count(count) != 1:  # nowhere to put the count: render this page every time
-        logger.warning("Post page %s has no single view count to update: not caching it", slug)
-        return
-    before, after = response.content.split(count)
-    page = CachedPage(post.pk, before + VIEW_COUNT_OPENING, VIEW_COUNT_CLOSING + after, post.author.time_zone, version)
-    store(f"anonymous-page:{slug}", page, version)
+        return None
+    anonymous = reader_parts(request, user=AnonymousUser(), messages=())
+    page = page_with_placeholders(response.content, post=post, views=views, version=version, anonymous_parts=anonymous)
+    if page is None:
+        logger.warning("Post page %s has no single place for each reader part and its count: not caching it", post.slug)
+    return page
+
+
+def cache_page(slug, page):
+    store(f"post-page:{slug}", page, page.version)
