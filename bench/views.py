@@ -5,7 +5,8 @@ URLs on top (bench/views_urls.py); wrk loads each case in turn, round after roun
 weighs on every case alike:
   (a)  a view returning a fixed string through the same middleware: the ceiling for any Django page;
   (b)  one hot published post, no cookies;
-  (b2) the same post for a signed-in reader (a real session cookie, and the CSRF cookie a browser keeps);
+  (b2) the same post for a signed-in reader, an author reading a colleague's post (a real session cookie, and the
+       CSRF cookie a browser keeps);
   (b3) no cookies, readers spread over BENCH_POSTS posts by Zipf(s=1.1);
   (a3) (a) requested as (b3) is, through wrk's Lua path cycle (a script's request() per request costs wrk
        CPU on the server's cores), for comparison: (b3)'s ceiling;
@@ -125,6 +126,7 @@ def create_cases(workdir):
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
+    from django.utils import timezone
 
     from publisher.models import Post
 
@@ -135,7 +137,14 @@ def create_cases(workdir):
     naive_slug = Post.objects.get(author_id=naive_author).slug
     print(f"Created {POSTS:,} published posts (and one for the naive counter)", flush=True)
 
-    reader = get_user_model().objects.create_user("reader@bench.example", full_name="Signed-in Reader")
+    # (b2)'s reader is an author (verified, so staff) reading a colleague's post.
+    reader = get_user_model().objects.create_user(
+        "reader@bench.example",
+        full_name="Signed-in Author",
+        is_verified=True,
+        verified_at=timezone.now(),
+        is_staff=True,
+    )
     browser = Client()
     browser.force_login(reader)  # a real session, stored by the configured SESSION_ENGINE
     # A browser also keeps the CSRF cookie that its first signed-in page set (the layout's logout form has a token);
@@ -370,22 +379,29 @@ def killed_worker_run(case, server, access_log, *, after):
     return {"lost": lost, "rate": rate, "served": run["requests"]}
 
 
+def ratio_by_round(case, baseline):
+    """The median over the rounds of the case's requests/s over the baseline's in the same round. A round's cases run
+    back to back, so a burst of load from elsewhere on the machine moves one round's ratio, not the median."""
+    return statistics.median(run["rps"] / base["rps"] for run, base in zip(case.runs, baseline.runs, strict=True))
+
+
 def report(cases, killed=None):
     a = cases[0]
     print(
-        f"\n{'case':<42}{'req/s':>9}{'x (a)':>7}{'p99 ms':>8}{'x (a)':>7}{'served':>9}{'counted':>9}{'lost':>7}"
-        f"{'errors':>7}"
+        f"\n{'case':<42}{'req/s':>9}{'x (a)':>7}{'by round':>9}{'p99 ms':>8}{'x (a)':>7}{'served':>9}{'counted':>9}"
+        f"{'lost':>7}{'errors':>7}"
     )
     for case in cases:
         counted = f"{case.counted:,}" if case.counted_posts else "-"
         lost = f"{case.served - case.counted:,}" if case.counted_posts else "-"
         errors = sum(run["errors"] for run in case.runs) + case.other_answers
         print(
-            f"({case.key}) {case.name:<37}{case.rps:>9,.0f}{case.rps / a.rps:>7.2f}{case.p99_ms:>8.1f}"
-            f"{case.p99_ms / a.p99_ms:>7.2f}{case.served:>9,}{counted:>9}{lost:>7}{errors:>7}"
+            f"({case.key}) {case.name:<37}{case.rps:>9,.0f}{case.rps / a.rps:>7.2f}{ratio_by_round(case, a):>9.2f}"
+            f"{case.p99_ms:>8.1f}{case.p99_ms / a.p99_ms:>7.2f}{case.served:>9,}{counted:>9}{lost:>7}{errors:>7}"
         )
     print(
-        "req/s: mean of the rounds; p99: median of the rounds' p99; served: GET answered 200 (warm-up included), "
+        "req/s: mean of the rounds; by round: median of the rounds' (case) / (a), the targets' measure; p99: median of "
+        "the rounds' p99; served: GET answered 200 (warm-up included), "
         "from gunicorn's access log;\ncounted: views added to the database (after a final flush); lost = served - "
         "counted; errors: wrk's socket errors and non-2xx/3xx, and answers other than GET 200.\n"
     )
@@ -394,8 +410,9 @@ def report(cases, killed=None):
     lost = sum(case.served - case.counted for case in post_cases)
     results = [
         common.verdict(
-            case.rps >= RATE_TARGETS[case.key] * a.rps,
-            f"({case.key}) {case.rps / a.rps:.2f} x (a) in requests/s (target >= {RATE_TARGETS[case.key]})",
+            ratio_by_round(case, a) >= RATE_TARGETS[case.key],
+            f"({case.key}) {ratio_by_round(case, a):.2f} x (a) in requests/s, by round ({case.rps / a.rps:.2f} of the "
+            f"means) (target >= {RATE_TARGETS[case.key]})",
         )
         for case in post_cases
     ]

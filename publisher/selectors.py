@@ -4,16 +4,10 @@ from taggit.models import Tag
 
 from .models import Post, PostImage
 
+# What the public pages show of a post's author: their name, linked to their page.
+SHOWN_AUTHOR_FIELDS = ("author__full_name", "author__slug")
 # What a list of posts (home, author and tag pages) shows of each post and its author.
-LISTED_POST_FIELDS = (
-    "title",
-    "slug",
-    "excerpt",
-    "published_at",
-    "view_count",
-    "author__full_name",
-    "author__slug",
-)
+LISTED_POST_FIELDS = ("title", "slug", "excerpt", "published_at", "view_count", *SHOWN_AUTHOR_FIELDS)
 
 
 def published_posts():
@@ -38,8 +32,7 @@ def published_post(slug):
         "published_at",
         "updated_at",
         "view_count",
-        "author__full_name",
-        "author__slug",
+        *SHOWN_AUTHOR_FIELDS,
         "author__time_zone",
     )  # the zone: a view is counted on the author's day
     return with_images(published_posts().filter(slug=slug).only(*fields).prefetch_related("tags")).first()

@@ -16,6 +16,7 @@ from publisher.posts import publish_due_posts
 from quick_publisher.celery import app as celery_app
 from tests.factories import AuthorFactory, DraftFactory, UserFactory
 from tests.support.admin_forms import POST_FORM
+from tests.support.queries import waiting_at_first_select_of
 
 ADD = "/admin/publisher/post/add/"
 
@@ -114,25 +115,6 @@ def test_the_time_of_a_scheduled_post_is_entered_in_the_authors_zone(client):
 # --- Two publishers at once --------------------------------------------------------------------------
 
 
-def picking_then_waiting_for(barrier, waited):
-    """A connection wrapper: once publish_due_posts has picked its posts (its first SELECT of posts, still in its
-    transaction), wait there for the other publisher to have picked too. A publisher kept from picking by the
-    other's locks never gets there in time: the barrier breaks, and `waited` says so."""
-    picked = []
-
-    def wrapper(execute, sql, params, many, context):
-        result = execute(sql, params, many, context)
-        if not picked and sql.startswith("SELECT") and 'FROM "publisher_post"' in sql:
-            picked.append(sql)
-            try:
-                barrier.wait()
-            except threading.BrokenBarrierError:
-                waited.append(sql)
-        return result
-
-    return wrapper
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_publishers_at_once_publish_each_due_post_once():
@@ -152,7 +134,7 @@ def test_two_publishers_at_once_publish_each_due_post_once():
 
     def publisher(number):
         try:
-            with connection.execute_wrapper(picking_then_waiting_for(barrier, waited)):
+            with connection.execute_wrapper(waiting_at_first_select_of("publisher_post", barrier, waited)):
                 published[number] = publish_due_posts(now=clocks[number])
         except Exception as exc:  # reported below: a thread's exception would otherwise go unseen
             errors.append(exc)

@@ -43,6 +43,7 @@ from quick_publisher.celery import app as celery_app
 from quick_publisher.redis_server import free_port
 from tests.factories import AuthorFactory, DraftFactory, PostFactory, UserFactory
 from tests.support.brokers import worker_running
+from tests.support.queries import waiting_at_first_select_of
 from tests.support.smtp import Gate, html_body, text_body
 from tests.support.waiting import wait_until
 
@@ -311,25 +312,6 @@ def test_ticks_at_once_and_during_the_sends_queue_each_report_once(eight_worker_
     assert sorted(pk for r in results for pk in r["sent_to"]) == sorted(a.pk for a in authors)
 
 
-def claiming_then_waiting_for(barrier, waited):
-    """A connection wrapper: once an execution has made its claim's query (the first SELECT of deliveries, its
-    transaction still open, the rows it took locked), wait there until the other executions have made theirs. One
-    kept from its query by another's locks never gets there in time: the barrier breaks, and `waited` says so."""
-    claimed = []
-
-    def wrapper(execute, sql, params, many, context):
-        result = execute(sql, params, many, context)
-        if not claimed and sql.startswith("SELECT") and 'FROM "publisher_reportdelivery"' in sql:
-            claimed.append(sql)
-            try:
-                barrier.wait()
-            except threading.BrokenBarrierError:
-                waited.append(sql)
-        return result
-
-    return wrapper
-
-
 def hold_the_message(smtp_server, number):
     """The SMTP server keeps the sender of the `number`-th message (from 1) waiting before accepting it."""
     gate, handler, calls = Gate(), smtp_server.handler, itertools.count(1)
@@ -366,7 +348,7 @@ def test_executions_claiming_the_same_deliveries_at_once_send_each_report_once(s
 
     def execution(number):
         try:
-            with connection.execute_wrapper(claiming_then_waiting_for(barrier, waited)):
+            with connection.execute_wrapper(waiting_at_first_select_of("publisher_reportdelivery", barrier, waited)):
                 results[number] = send_reports_to_authors(
                     author_ids=author_ids, period=report_period(), task_id=f"execution {number}"
                 )
