@@ -170,6 +170,16 @@ class FlushedPostViews(models.Model):
         return f"{self.post_id}: {self.views}"
 
 
+class LostPageInvalidation(models.Model):
+    """A change to cached post pages that Redis was unreachable for when it committed (publisher/page_cache/
+    invalidation.py): once Redis answers again, every page is read again, and the row deleted."""
+
+    lost_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"page invalidation lost at {self.lost_at}"
+
+
 class ReaderSalt(models.Model):
     """The random salt of one day's readers (publisher/counting/readers.py): their address and user agent reach
     Redis only hashed with it. Kept only here, never in Redis, and deleted once its day is over in every zone."""

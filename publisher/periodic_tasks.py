@@ -13,6 +13,7 @@ VERIFICATION_SWEEP = "Resend missing verification emails"
 PUBLISH_SCHEDULED = "Publish scheduled posts"
 RESULT_CLEANUP = "Delete expired task results"
 IMAGE_SWEEP = "Sweep image files"
+PAGE_INVALIDATIONS = "Replay lost page invalidations"
 
 
 def _every(seconds):
@@ -49,6 +50,11 @@ def ensure_periodic_tasks():
             "publisher.tasks.flush_view_counts",
             _every(60),
             "Moves page views buffered in Redis into the database.",
+        ),
+        PAGE_INVALIDATIONS: (
+            "publisher.tasks.replay_lost_page_invalidations",
+            _every(60),
+            "Reads every cached post page again after a change that Redis was unreachable for.",
         ),
         VERIFICATION_SWEEP: (
             "main.tasks.resend_missing_verifications",

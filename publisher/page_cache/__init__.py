@@ -1,7 +1,7 @@
 """The post page cache: pages kept in this process and in Redis (store), each under its current version in Redis
 (versions), and read again when their post or its author changes (invalidation)."""
 
-from .invalidation import invalidate_pages_of_author, invalidate_pages_on_commit
+from .invalidation import invalidate_pages_of_author, invalidate_pages_on_commit, replay_lost_invalidations
 from .store import CachedPage, cache_page, cached_page, is_anonymous_reader, placeholders, split_page
 from .versions import current_page_version
 
@@ -14,5 +14,6 @@ __all__ = [
     "invalidate_pages_on_commit",
     "is_anonymous_reader",
     "placeholders",
+    "replay_lost_invalidations",
     "split_page",
 ]

@@ -1,12 +1,14 @@
-"""When cached post pages are read again: after a commit that changes their post, or what every page shows."""
+"""When cached post pages are read again: after a commit that changes their post, or what every page shows. A
+change that Redis is unreachable for is recorded in the database, and every page read again once Redis answers
+(replay_lost_invalidations, a periodic task): a cached page never outlives a change for longer than that."""
 
 import functools
 import logging
 
 import redis
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
-from ..models import Post
+from ..models import LostPageInvalidation, Post
 from . import versions
 from .store import cache_timeout
 
@@ -19,8 +21,8 @@ def invalidate_all_pages():
     """After a commit that changes what every post page may show: every process reads its pages again."""
     try:
         versions.renew_site_version()
-    except redis.RedisError:
-        logger.warning("Redis unavailable: cached post pages may be stale for up to %s seconds", cache_timeout())
+    except redis.RedisError as error:
+        remember_lost_invalidation(error, "every post page")
 
 
 def invalidate_pages(slugs):
@@ -28,8 +30,8 @@ def invalidate_pages(slugs):
     again, the others stay cached."""
     try:
         versions.renew_page_versions(slugs, kept=2 * cache_timeout())
-    except redis.RedisError:
-        logger.warning("Redis unavailable: post pages %s may be stale for up to %s seconds", slugs, cache_timeout())
+    except redis.RedisError as error:
+        remember_lost_invalidation(error, f"post pages {slugs}")
 
 
 def invalidate_pages_on_commit(slugs, *, using=None):
@@ -45,3 +47,25 @@ def invalidate_pages_of_author(user, *, created, update_fields):
         return
     if user.posts.filter(status=Post.Status.PUBLISHED).exists():
         transaction.on_commit(invalidate_all_pages)
+
+
+def remember_lost_invalidation(error, pages):
+    """Redis missed a change to these pages: record it, so that every page is read again once Redis answers."""
+    logger.warning("Redis unavailable (%s): %s will be read again once it answers", error, pages)
+    try:
+        LostPageInvalidation.objects.create()
+    except DatabaseError:
+        logger.exception(
+            "Could not record a lost invalidation: %s may be stale for up to %s seconds", pages, cache_timeout()
+        )
+
+
+def replay_lost_invalidations():
+    """Every page read again if a change was lost to Redis since the last replay; the changes recorded until then
+    are deleted once Redis has taken it (a Redis still unreachable raises, and they wait). Returns how many."""
+    latest = LostPageInvalidation.objects.order_by("-pk").values_list("pk", flat=True).first()
+    if latest is None:
+        return 0
+    versions.renew_site_version()
+    deleted, _ = LostPageInvalidation.objects.filter(pk__lte=latest).delete()
+    return deleted

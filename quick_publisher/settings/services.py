@@ -32,7 +32,7 @@ CACHES = {
     "post_pages": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "post-pages",
-        "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=300),
+        "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=3600),
         "OPTIONS": {"MAX_ENTRIES": env.int("POST_PAGE_CACHE_ENTRIES", default=20_000)},
     },
     # The pages any web process rendered, in Redis: its errors raise, and the page is served the Redis-down way.
@@ -41,7 +41,7 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "OPTIONS": REDIS_CLIENT_OPTIONS,
         "KEY_PREFIX": "post-pages",
-        "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=300),
+        "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=3600),
     },
     # Templates' {% cache %} fragments, per process: the layout's links, a post's heading (keyed by what it shows).
     "template_fragments": {
