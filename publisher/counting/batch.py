@@ -133,11 +133,14 @@ class Sender:
                 self.pid = os.getpid()
 
     def keep_sending(self):
+        began = time.monotonic()
         while True:
-            self.wake.wait(settings.VIEW_BATCH_INTERVAL)
+            # An interval after the last send began, not after it ended: the views a kill can lose are one interval's.
+            self.wake.wait(max(0.0, began + settings.VIEW_BATCH_INTERVAL - time.monotonic()))
             self.wake.clear()
+            began = time.monotonic()
             try:
-                self.send(refresh_all=time.monotonic() >= self.next_refresh)
+                self.send(refresh_all=began >= self.next_refresh)
             except Exception:  # the thread must outlive anything one send meets
                 logger.exception("Sending this process's views failed")
             finally:
