@@ -10,7 +10,8 @@ rendered into it, which costs no query for the post.
 
 Keys are versioned with the site's version (.versions); each entry holds the page version it was rendered under,
 which the call that counts a view checks. The view count is never cached: it comes from Redis with the view.
-Entries also expire (the cache's TIMEOUT), so that an invalidation lost to a Redis outage keeps no page stale long.
+A change Redis missed is replayed from the database (.invalidation); entries also expire (the cache's TIMEOUT), so
+that a change both missed keeps no page stale for longer than that.
 """
 
 import logging
@@ -137,7 +138,7 @@ def cached_page(slug):
 
 def placeholders():
     """The reader parts of a page about to be rendered for caching, for post_detail.html's blocks."""
-    return {block: mark_safe(placeholder) for block, placeholder in PLACEHOLDERS.items()}  # noqa: S308 (ours)
+    return {block: mark_safe(placeholder) for block, placeholder in PLACEHOLDERS.items()}  # our own comments
 
 
 def split_page(request, response, *, post, views, version):
