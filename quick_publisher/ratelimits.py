@@ -36,9 +36,10 @@ def client_address(request):
 def masked_address(address):
     """The address's network under its family's mask, as text; ValueError when it is not an address."""
     parsed = ipaddress.ip_address(address)
-    mask = getattr(settings, "RATELIMIT_IPV6_MASK" if parsed.version == 6 else "RATELIMIT_IPV4_MASK", None)
-    if mask is None:
-        mask = 64 if parsed.version == 6 else 32
+    if parsed.version == 6:
+        mask = getattr(settings, "RATELIMIT_IPV6_MASK", 64)
+    else:
+        mask = getattr(settings, "RATELIMIT_IPV4_MASK", 32)
     if mask == parsed.max_prefixlen:  # the whole address: no network to build
         return str(parsed)
     return str(ipaddress.ip_network(f"{parsed}/{mask}", strict=False).network_address)
