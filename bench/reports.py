@@ -90,10 +90,10 @@ class SlowSMTPSink:
 
 def main():
     sink = SlowSMTPSink()
-    sink.controller.start()
     env = common.set_up(EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(sink.port))
     workdir = common.log_directory("reports")
-    cores = WorkerCores(WORKER_CORES)
+    cores = WorkerCores(WORKER_CORES)  # before the sink's thread starts: a thread starts on its starter's cores
+    sink.controller.start()
     try:
         from django.utils import timezone
 
@@ -132,6 +132,7 @@ class WorkerCores:
     restored at the end. With `count` equal to the cores, nothing is pinned."""
 
     def __init__(self, count):
+        # A process's affinity, set by pid, is its main thread's: make this before starting any other thread.
         every = sorted(os.sched_getaffinity(0))
         self.worker, self.others = set(every[:count]), set(every[count:])
         self.original = {}
