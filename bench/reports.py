@@ -9,8 +9,8 @@ run); target: emails/s >= 0.8 x the lower one. Also printed per run: peak memory
 target < 300 MB), CPU per email (the worker's processes, user + system; and the sink's, this process), and
 duplicates (an author mailed twice, by recipient and Message-ID).
 With BENCH_REPORT_BASELINE set to a git ref, the same run is made, in turns, by a worker running that commit's code
-(extracted with `git archive` into var/bench/reports-baseline; it reads the same database): CPU per email side by
-side, and the old code at its own connections (4 before REPORT_SMTP_CONNECTIONS existed).
+(extracted with `git archive` into var/bench/reports-baseline, removed at the end; it reads the same database): CPU
+per email side by side, and the old code at its own connections (4 before REPORT_SMTP_CONNECTIONS existed).
 When all the emails would take longer than BENCH_REPORT_WINDOW seconds, the rate is measured over that window
 after the first email, and the run is stopped there.
 The ceiling: before each run, as many processes as the run has connections send a ready-made report (rendered
@@ -61,6 +61,7 @@ SMTP_SECONDS = 0.02
 TARGET_RATIO, MEMORY_LIMIT_MB = 0.8, 300
 CORES = os.cpu_count()
 WORKER_CORES = int(os.environ.get("BENCH_REPORT_WORKER_CORES", max(CORES // 2, 1)))
+BASELINE_TREE = common.ROOT / "var" / "bench" / "reports-baseline"
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.MULTILINE | re.IGNORECASE)
 
 
@@ -124,6 +125,7 @@ def main():
         cores.restore()
         sink.controller.stop()
         common.tear_down()
+        shutil.rmtree(BASELINE_TREE, ignore_errors=True)  # an old tree's code, not this project's to keep around
 
 
 class WorkerCores:
@@ -239,9 +241,8 @@ def send_back_to_back(port, message, seconds):
 
 
 def baseline_tree():
-    """The code of BENCH_REPORT_BASELINE, extracted afresh into var/bench/reports-baseline (the virtualenv is this
-    one's)."""
-    tree = common.ROOT / "var" / "bench" / "reports-baseline"
+    """The code of BENCH_REPORT_BASELINE, extracted afresh into BASELINE_TREE (the virtualenv is this one's)."""
+    tree = BASELINE_TREE
     shutil.rmtree(tree, ignore_errors=True)
     tree.mkdir(parents=True)
     archive = subprocess.run(["git", "archive", BASELINE], cwd=common.ROOT, capture_output=True, check=True).stdout
