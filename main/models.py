@@ -86,6 +86,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
 
     objects = UserManager()
+    cached_session_auth_hash = None  # set on a user read from the user cache
 
     EMAIL_FIELD = "email"
     USERNAME_FIELD = "email"
@@ -134,6 +135,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self):
         super().clean()
         self.email = type(self).objects.normalize_email(self.email)
+
+    def get_session_auth_hash(self):
+        # A user read from the user cache (.user_cache) has its session hash, not its password's hash, until the
+        # password is read or set.
+        if self.cached_session_auth_hash is not None and "password" in self.get_deferred_fields():
+            return self.cached_session_auth_hash
+        return super().get_session_auth_hash()
 
     def get_full_name(self):
         return self.full_name or self.email

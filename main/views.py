@@ -56,7 +56,7 @@ class SignupView(FormView):
         except services.EmailAlreadyRegistered:
             form.add_error("email", "An account with this email address already exists.")
             return self.form_invalid(form)
-        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(self.request, user, backend="main.user_cache.UserCacheBackend")
         return super().form_valid(form)
 
 

@@ -76,6 +76,8 @@ EMAIL_MAX_RETRIES = env.int("EMAIL_MAX_RETRIES", default=8)
 DEV_MAILDIR = env.path("DEV_MAILDIR", default=VAR_DIR / "mail")
 
 # --- Accounts and reports --------------------------------------------------------------------------
+# How long a signed-in user's row may stay in the cache (main/user_cache.py) when Redis missed its deletion.
+USER_CACHE_TIMEOUT = env.int("USER_CACHE_TIMEOUT", default=60)
 VERIFICATION_LINK_MAX_AGE = timedelta(seconds=env.int("VERIFICATION_LINK_MAX_AGE", default=3 * 24 * 3600))
 VERIFICATION_SWEEP_MIN_AGE = timedelta(seconds=env.int("VERIFICATION_SWEEP_MIN_AGE", default=60))
 RESEND_RATE_LIMIT = env.str("RESEND_RATE_LIMIT", default="3/h")

@@ -73,6 +73,8 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "main.User"
+# Django's ModelBackend, reading signed-in users through a cache (main/user_cache.py).
+AUTHENTICATION_BACKENDS = ["main.user_cache.UserCacheBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "account"
 LOGOUT_REDIRECT_URL = "home"

@@ -21,7 +21,8 @@ from publisher import counting
 from publisher.counting import batch, buffer
 from publisher.models import DailyPostViews, Post, ViewFlush
 from publisher.tasks import flush_view_counts
-from tests.factories import PASSWORD, PostFactory
+from quick_publisher.cache import LEAVE_ALONE_AFTER_ERROR
+from tests.factories import PASSWORD, PostFactory, UserFactory
 from tests.support.brokers import broker_is_amqp
 from tests.support.waiting import request_wait_budget, timed, wait_until
 
@@ -186,3 +187,32 @@ def test_a_batch_whose_redis_reply_times_out_is_counted_at_least_once(private_re
     time.sleep(1)  # whatever Redis still had to apply
     counting.flush_views()
     assert database_counts(post) in {(3, 3), (5, 5)}  # three views served: none lost, the batch at most twice
+
+
+# --- Signed-in readers while Redis is down ------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deactivation_redis_missed_signs_the_reader_out_within_the_user_cache_timeout(private_redis, settings):
+    settings.USER_CACHE_TIMEOUT = 5
+    post = PostFactory()
+    reader = UserFactory(is_verified=True)
+    client = Client()
+    assert client.login(email=reader.email, password=PASSWORD)
+    assert "Log out" in read_as(client, post)  # the user is cached now
+
+    private_redis.stop()
+    assert "Log out" in read_as(client, post)  # the session and the user from the database
+    reader.is_active = False
+    reader.save()  # the cached user's deletion misses Redis
+    assert "Log in" in read_as(client, post)
+
+    private_redis.start()  # the entry comes back from the append-only file, with its expiry
+    time.sleep(LEAVE_ALONE_AFTER_ERROR)  # until then the cache does not try Redis again
+    wait_until(lambda: "Log in" in read_as(client, post), timeout=settings.USER_CACHE_TIMEOUT + 5, interval=0.5)
+
+
+def read_as(client, post):
+    response = client.get(f"/{post.slug}/", HTTP_USER_AGENT=BROWSER)
+    assert response.status_code == 200
+    return response.content.decode()

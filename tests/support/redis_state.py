@@ -14,11 +14,11 @@ from quick_publisher.time_zones import today_in
 
 
 def clear_shared_state():
-    """Delete the rate-limit counters, buffered views and shared cached pages (only those keys: flushing the database
-    would also drop the broker's queue bindings), and what this process's view batches hold and know."""
+    """Delete the rate-limit counters, buffered views, shared cached pages and cached users (only those keys: flushing
+    the database would also drop the broker's queue bindings), and what this process's view batches hold and know."""
     forget_process_views()
     client = redis_client()
-    for pattern in ("*rl:*", "views:*", "post-pages:*"):
+    for pattern in ("*rl:*", "views:*", "post-pages:*", "*:user:*"):
         for key in client.scan_iter(match=pattern, count=1000):
             client.delete(key)
 
