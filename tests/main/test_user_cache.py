@@ -80,13 +80,23 @@ def test_a_password_changed_elsewhere_signs_out_the_other_sessions_at_their_next
     assert SESSION_KEY not in other_browser.session
 
 
+def deactivate(user):
+    save_committed(user, is_active=False)
+
+
+def delete(user):
+    with transaction.atomic():
+        user.delete()
+
+
+@pytest.mark.parametrize("change", [deactivate, delete])
 @pytest.mark.django_db(transaction=True)
-def test_a_deactivated_user_is_signed_out_at_their_next_request():
+def test_a_deactivated_or_deleted_user_is_signed_out_at_their_next_request(change):
     post = PostFactory()
     reader = UserFactory(is_verified=True)
     client = signed_in(reader)
-    assert "Log out" in page(client, post)
-    save_committed(User.objects.get(pk=reader.pk), is_active=False)
+    assert "Log out" in page(client, post)  # the user is cached now
+    change(User.objects.get(pk=reader.pk))
     assert "Log in" in page(client, post)
 
 
@@ -99,17 +109,6 @@ def test_staff_status_taken_away_is_seen_at_the_next_request():
     save_committed(User.objects.get(pk=author.pk), is_staff=False)
     assert "My posts" not in page(client, post) and "Log out" in page(client, post)
     assert client.get("/admin/publisher/post/").status_code == 302  # to the admin's login
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_deleted_user_is_signed_out_at_their_next_request():
-    post = PostFactory()
-    reader = UserFactory(is_verified=True)
-    client = signed_in(reader)
-    assert "Log out" in page(client, post)
-    with transaction.atomic():
-        User.objects.get(pk=reader.pk).delete()
-    assert "Log in" in page(client, post)
 
 
 @pytest.mark.django_db
