@@ -13,6 +13,8 @@ that is not there: a password change, a deactivation or a loss of staff status i
 Redis could not be reached when the entry was to be deleted, the entry lasts until USER_CACHE_TIMEOUT.
 """
 
+from functools import lru_cache
+
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import caches
@@ -34,8 +36,13 @@ def user_cache():
 
 
 def cache_key(user_id):
-    # Under a version made from SECRET_KEY: entries keep session hashes made with it, which a new key must not accept.
-    return f"user:{salted_hmac('main.user_cache', 'entries').hexdigest()[:16]}:{user_id}"
+    return f"user:{key_version(settings.SECRET_KEY)}:{user_id}"
+
+
+@lru_cache(maxsize=2)
+def key_version(secret_key):
+    """Made from SECRET_KEY: entries keep session hashes made with it, which a new key must not accept."""
+    return salted_hmac("main.user_cache", "entries", secret=secret_key).hexdigest()[:16]
 
 
 def cached_user(user_id):

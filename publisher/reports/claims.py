@@ -25,8 +25,12 @@ def lease():
     return timedelta(seconds=settings.REPORT_CLAIM_LEASE)
 
 
+def deliveries_in(period):
+    return ReportDelivery.objects.filter(kind=period.kind, period_start=period.start)
+
+
 def deliveries_of(author_ids, period):
-    return ReportDelivery.objects.filter(author_id__in=author_ids, kind=period.kind, period_start=period.start)
+    return deliveries_in(period).filter(author_id__in=author_ids)
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ class Claim:
     @cached_property
     def period_deliveries(self):
         """Every author's delivery of this period: built once, each sent mark narrowing it to one author."""
-        return ReportDelivery.objects.filter(kind=self.period.kind, period_start=self.period.start)
+        return deliveries_in(self.period)
 
     def mark_sent(self, author_id):
         # Whoever holds the claim: the SMTP server has the report, and a renewal by anyone else now fails.
