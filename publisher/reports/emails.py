@@ -13,25 +13,24 @@ SPARKS = "▁▂▃▄▅▆▇█"
 BAR_HEIGHT_PX = 48
 
 
-def picture(series, *, weekly):
+def picture(series, *, day_names):
     """A series [(first day, views)] as bars for the HTML part (table cells sized inline: no image, no script, so
-    every mail client shows it) and as a Unicode sparkline for the text part, each bar with its day and number."""
-    highest = max((views for _, views in series), default=0)
-    bars = [
-        {
-            "start": start,
-            "views": views,
-            "label": f"{bar_day(start, weekly)}: {views} view{'' if views == 1 else 's'}",
-            "height": max(round(views / highest * BAR_HEIGHT_PX), 1) if highest else 1,
-        }
-        for start, views in series
-    ]
-    top = len(SPARKS) - 1
+    every mail client shows it) and as a Unicode sparkline for the text part, each bar with its day (as `day_names`,
+    from bar_days, names it) and number. Bars are (label, height in pixels, views)."""
+    counts = [views for _, views in series]
+    labels = [f"{day_names[start]}: {views} view{'' if views == 1 else 's'}" for start, views in series]
+    highest = max(counts, default=0)
+    if highest:
+        heights = [max(round(views / highest * BAR_HEIGHT_PX), 1) for views in counts]
+        top = len(SPARKS) - 1
+        sparkline = "".join([SPARKS[round(views / highest * top)] for views in counts])
+    else:
+        heights, sparkline = [1] * len(counts), SPARKS[0] * len(counts)
     return {
-        "bars": bars,
-        "label": "; ".join(bar["label"] for bar in bars),
-        "sparkline": "".join(SPARKS[round(views / highest * top) if highest else 0] for _, views in series),
-        "numbers": " ".join(str(views) for _, views in series),
+        "bars": list(zip(labels, heights, counts, strict=True)),
+        "label": "; ".join(labels),
+        "sparkline": sparkline,
+        "numbers": " ".join(map(str, counts)),
     }
 
 
@@ -47,16 +46,18 @@ def period_dates(period):
     }
 
 
-@lru_cache(maxsize=256)
-def bar_day(start, weekly):
-    """A bar's day as its label shows it: every report of a period has the same bars, so each is formatted once."""
-    return f"{'Week of ' if weekly else ''}{start:%a %-d %b}"
+@lru_cache(maxsize=64)
+def bar_days(period):
+    """{first day of each bar: its name in the bars' labels}: every report of a period has the same bars, so each is
+    named once."""
+    weekly = period.kind == WEEKLY
+    return {start: f"{'Week of ' if weekly else ''}{start:%a %-d %b}" for start in period.bar_starts()}
 
 
 def view_count_report_email(report, *, connection=None):
     author, period = report.author, report.period
     unsubscribe_url = absolute_url("report_unsubscribe", args=[make_unsubscribe_token(author)])
-    weekly = period.kind == WEEKLY
+    weekly, day_names = period.kind == WEEKLY, bar_days(period)
     headers = {
         # RFC 8058 one-click unsubscribe: the mail client POSTs "List-Unsubscribe=One-Click" to this URL.
         "List-Unsubscribe": f"<{unsubscribe_url}>",
@@ -70,8 +71,8 @@ def view_count_report_email(report, *, connection=None):
         context={
             "author": author,
             "dates": period_dates(period),
-            "rows": [with_picture(row, weekly=weekly) for row in report.rows],
-            "totals": with_picture(report.totals, weekly=weekly),
+            "rows": [with_picture(row, day_names=day_names) for row in report.rows],
+            "totals": with_picture(report.totals, day_names=day_names),
             "weekly": weekly,
             "time_zone": author.time_zone,
             "settings_url": absolute_url("report_settings"),
@@ -82,7 +83,7 @@ def view_count_report_email(report, *, connection=None):
     )
 
 
-def with_picture(row, *, weekly):
+def with_picture(row, *, day_names):
     """A report row as the templates read it: its fields, and its picture."""
     return {
         "title": row.title,
@@ -91,5 +92,5 @@ def with_picture(row, *, weekly):
         "series": row.series,
         "views_in_period": row.views_in_period,
         "change": row.change,
-        "picture": picture(row.series, weekly=weekly),
+        "picture": picture(row.series, day_names=day_names),
     }

@@ -28,7 +28,7 @@ def bars(picture):
     escaped with the standard library's html.escape; numbers are formatted as integers."""
     # Seven cells a line: a body whose lines all fit RFC 5322's 998 characters is sent as 8bit, not quoted-printable
     # (Django's choice), which costs far less to encode; fewer lines cost less to check and write.
-    cells = [bar_cell(bar["label"], bar["height"], bool(bar["views"])) for bar in picture["bars"]]
+    cells = [bar_cell(label, height, bool(views)) for label, height, views in picture["bars"]]
     lines = "\n".join("".join(cells[first : first + CELLS_A_LINE]) for first in range(0, len(cells), CELLS_A_LINE))
     return mark_safe(BARS.format(label=escape(picture["label"]), cells=lines))  # every label escaped above
 

@@ -653,8 +653,10 @@ def test_the_bars_escape_their_labels():
     from publisher.reports.emails import picture
     from publisher.templatetags.report_pictures import bars
 
-    drawn = picture([(date(2026, 11, 29), 3), (date(2026, 11, 30), 0)], weekly=False)
-    drawn["label"] = drawn["bars"][0]["label"] = '<b onload="x">&'
+    days = [date(2026, 11, 29), date(2026, 11, 30)]
+    drawn = picture([(days[0], 3), (days[1], 0)], day_names={day: f"{day:%a %-d %b}" for day in days})
+    drawn["label"] = '<b onload="x">&'
+    drawn["bars"][0] = ('<b onload="x">&', *drawn["bars"][0][1:])
     html = bars(drawn)
     assert "<b " not in html and html.count("&lt;b onload=&quot;x&quot;&gt;&amp;") == 2  # aria-label, title
     assert html.count('<td width="8"') == 2 and "#d1d9e0" in html  # a day without views is grey
