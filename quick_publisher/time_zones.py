@@ -5,9 +5,8 @@ Instants are stored in UTC; days are computed in the zone of the person they bel
 
 import importlib.resources
 import zoneinfo
+from datetime import datetime
 from functools import cache
-
-from django.utils import timezone
 
 # Names zoneinfo may list or load that are no place's zone: the server's own setting (localtime, whatever the host
 # is set to), IANA's placeholder for "no zone set yet" (Factory, whose abbreviation is "-00"), zic's default rules
@@ -46,4 +45,4 @@ def local_date(instant, time_zone):
 
 def today_in(time_zone):
     """Today in the zone: a view is counted on its post author's day, and an author's stats end on theirs."""
-    return timezone.localdate(timezone=zone(time_zone))
+    return datetime.now(zone(time_zone)).date()

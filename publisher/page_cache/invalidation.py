@@ -10,7 +10,6 @@ from django.db import DatabaseError, transaction
 
 from ..models import LostPageInvalidation, Post
 from . import versions
-from .store import cache_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ def invalidate_pages(slugs):
     """After a commit that changes these posts (or a post that was at one of these slugs): their pages are read
     again, the others stay cached."""
     try:
-        versions.renew_page_versions(slugs, kept=2 * cache_timeout())
+        versions.renew_page_versions(slugs, kept=versions.page_version_kept())
     except redis.RedisError as error:
         remember_lost_invalidation(error, f"post pages {slugs}")
 
@@ -56,7 +55,9 @@ def remember_lost_invalidation(error, pages):
         LostPageInvalidation.objects.create()
     except DatabaseError:
         logger.exception(
-            "Could not record a lost invalidation: %s may be stale for up to %s seconds", pages, cache_timeout()
+            "Could not record a lost invalidation: %s may be stale for up to %s seconds",
+            pages,
+            versions.cache_timeout(),
         )
 
 

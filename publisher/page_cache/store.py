@@ -1,7 +1,7 @@
-"""The post page cache: what a post page shows, cached in two tiers so that a page view costs one Redis round trip
-and no database query: in each web process (the "post_pages" cache, Django's LocMemCache), and behind it in Redis,
-shared by every process (the "shared_post_pages" cache), so that a page one process rendered is not rendered again
-by the others: with readers spread over many posts, a process meets many pages it has not served yet.
+"""The post page cache: what a post page shows, cached in two tiers so that a page view costs no database query:
+in each web process (ProcessPageCache), and behind it in Redis, shared by every process (the "shared_post_pages"
+cache), so that a page one process rendered is not rendered again by the others: with readers spread over many
+posts, a process meets many pages it has not served yet.
 
 Each entry is the whole page, split around the view count and the reader parts (the layout's account links,
 verification banner and messages): a reader without a session or queued messages (nearly all readers) gets the
@@ -14,10 +14,13 @@ A change Redis missed is replayed from the database (.invalidation); entries als
 that a change both missed keeps no page stale for longer than that.
 """
 
+import functools
 import logging
 import secrets
+import threading
 from dataclasses import dataclass
 
+import cachetools
 import redis
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -25,7 +28,6 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import caches
 from django.http import HttpResponse
 from django.template.loader import render_to_string
-from django.utils.cache import patch_vary_headers
 from django.utils.safestring import mark_safe
 
 from ..templatetags.view_counts import view_count_text
@@ -45,16 +47,37 @@ READER_PARTS = {
 PLACEHOLDERS = {block: f"<!--reader-part:{block}:{secrets.token_hex(16)}-->" for block in READER_PARTS}
 
 
+class ProcessPageCache:
+    """A web process's own tier: the CachedPage objects themselves, the `entries` most recently used, each kept for
+    `timeout` seconds; shared by the process's threads. Not Django's LocMemCache, which pickles a value on every set
+    and unpickles it on every get (to guard values that may change) and checks every key's characters: a CachedPage
+    never changes once made (frozen, its pieces bytes), and its keys are made here."""
+
+    def __init__(self, *, entries, timeout):
+        self.timeout = timeout
+        self.pages = cachetools.TTLCache(maxsize=entries, ttl=timeout)
+        self.lock = threading.Lock()  # a TTLCache is not thread-safe: even a get moves its entry to the front
+
+    def get(self, key, *, version):
+        with self.lock:
+            return self.pages.get((version, key))
+
+    def set(self, key, page, *, version):
+        with self.lock:
+            self.pages[version, key] = page
+
+    def clear(self):
+        with self.lock:
+            self.pages.clear()
+
+
+@functools.cache
 def process_cache():
-    return caches["post_pages"]
+    return ProcessPageCache(entries=settings.POST_PAGE_CACHE_ENTRIES, timeout=settings.POST_PAGE_CACHE_TIMEOUT)
 
 
 def shared_cache():
     return caches["shared_post_pages"]
-
-
-def cache_timeout():
-    return max(settings.CACHES[name].get("TIMEOUT", 300) for name in ("post_pages", "shared_post_pages"))
 
 
 def is_anonymous_reader(request):
@@ -79,7 +102,7 @@ class CachedPage:
         *before_parts, before_count, after_count = self.pieces
         content = [piece for pair in zip(before_parts, parts, strict=True) for piece in pair]
         response = HttpResponse(b"".join([*content, before_count, count_html(views), after_count]))
-        patch_vary_headers(response, ["Cookie"])  # the reader parts depend on the session
+        response.headers["Vary"] = "Cookie"  # the reader parts depend on the session (a new response: none to merge)
         return response
 
 

@@ -19,12 +19,17 @@ from quick_publisher.redis_client import run_script
 SITE_VERSION = "post-pages:version"
 
 
+def cache_timeout():
+    """How long a page stays cached: the longer of its two tiers' timeouts."""
+    return max(settings.POST_PAGE_CACHE_TIMEOUT, settings.CACHES["shared_post_pages"].get("TIMEOUT", 300))
+
+
 def page_version_kept():
-    """How long a page's version is kept after it was made or renewed: twice as long as a page is cached (the caches'
-    longest TIMEOUT). Any length is safe, as the next version is newer anyway. This one keeps keys only for the pages
-    read or changed lately (no more keys than that, however many posts there are), at the cost of one more rendering
-    of a page at most that often (its cached entry expires twice as often anyway)."""
-    return 2 * max(settings.CACHES[name].get("TIMEOUT", 300) for name in ("post_pages", "shared_post_pages"))
+    """How long a page's version is kept after it was made or renewed: twice as long as a page is cached. Any length
+    is safe, as the next version is newer anyway. This one keeps keys only for the pages read or changed lately (no
+    more keys than that, however many posts there are), at the cost of one more rendering of a page at most that
+    often (its cached entry expires twice as often anyway)."""
+    return 2 * cache_timeout()
 
 
 CLOCK_VERSION_LUA = """

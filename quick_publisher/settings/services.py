@@ -21,6 +21,11 @@ REDIS_CLIENT_OPTIONS = {
     "retry": Retry(NoBackoff(), 0),
 }
 
+# Post pages (publisher/page_cache/): each web process keeps the pages it serves in memory (POST_PAGE_CACHE_ENTRIES,
+# most recently used), in front of the "shared_post_pages" cache; both expire them after POST_PAGE_CACHE_TIMEOUT.
+POST_PAGE_CACHE_TIMEOUT = env.int("POST_PAGE_CACHE_TIMEOUT", default=3600)
+POST_PAGE_CACHE_ENTRIES = env.int("POST_PAGE_CACHE_ENTRIES", default=20_000)
+
 CACHES = {
     "default": {
         # Django's RedisCache, except that an unreachable Redis reads as an empty cache instead of raising.
@@ -28,26 +33,19 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "OPTIONS": REDIS_CLIENT_OPTIONS,
     },
-    # Post pages (publisher/page_cache/), per web process, in front of "shared_post_pages".
-    "post_pages": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "post-pages",
-        "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=3600),
-        "OPTIONS": {"MAX_ENTRIES": env.int("POST_PAGE_CACHE_ENTRIES", default=20_000)},
-    },
     # The pages any web process rendered, in Redis: its errors raise, and the page is served the Redis-down way.
     "shared_post_pages": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "OPTIONS": REDIS_CLIENT_OPTIONS,
         "KEY_PREFIX": "post-pages",
-        "TIMEOUT": env.int("POST_PAGE_CACHE_TIMEOUT", default=3600),
+        "TIMEOUT": POST_PAGE_CACHE_TIMEOUT,
     },
     # Templates' {% cache %} fragments, per process: the layout's links, a post's heading (keyed by what it shows).
     "template_fragments": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "template-fragments",
-        "OPTIONS": {"MAX_ENTRIES": env.int("POST_PAGE_CACHE_ENTRIES", default=20_000)},
+        "OPTIONS": {"MAX_ENTRIES": POST_PAGE_CACHE_ENTRIES},
     },
 }
 RATELIMIT_FAIL_OPEN = True  # a Redis outage must not become a site outage

@@ -330,7 +330,7 @@ def test_a_page_version_outlives_every_page_cached_under_an_older_one():
     post = PostFactory()
     invalidation.invalidate_pages([post.slug])
     ttl = redis_client.client().ttl(versions.page_version_key(post.slug))
-    assert store.cache_timeout() < ttl <= 2 * store.cache_timeout()
+    assert versions.cache_timeout() < ttl <= 2 * versions.cache_timeout()
 
 
 @pytest.mark.django_db
@@ -365,7 +365,7 @@ def test_a_cached_page_does_not_outlive_redis_losing_its_data(client):
 def test_the_post_page_cache_expires_its_pages():
     """So that a change both Redis and the database missed (page_cache.invalidation) keeps no page stale for more
     than an hour."""
-    assert 0 < store.process_cache().default_timeout <= 3600
+    assert 0 < store.process_cache().timeout <= 3600
     assert 0 < store.shared_cache().default_timeout <= 3600
 
 

@@ -4,7 +4,7 @@ is counted or shown again."""
 
 import pytest
 
-from publisher.page_cache import invalidation, store, versions
+from publisher.page_cache import invalidation, versions
 from publisher.posts import save_post
 from quick_publisher import redis_client
 from tests.factories import PostFactory
@@ -61,7 +61,7 @@ def test_a_page_cached_after_an_edit_is_not_shown_once_its_version_is_lost_and_t
 
 def test_every_page_version_is_newer_than_the_last_whatever_redis_loses():
     slug = "a-page"
-    kept = 2 * store.cache_timeout()  # twice as long as a page is cached, as when renewed
+    kept = 2 * versions.cache_timeout()  # twice as long as a page is cached, as when renewed
     seen = [versions.current_page_version(slug)]
     for _ in range(5):
         invalidation.invalidate_pages([slug])
