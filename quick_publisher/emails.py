@@ -1,7 +1,9 @@
 """Emails of both apps: a multipart message from paired Django templates, and the absolute links in it."""
 
+import functools
 import secrets
 from email.policy import Compat32
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -48,16 +50,26 @@ class MultipartEmail(EmailMultiAlternatives):
         return message
 
 
+@functools.lru_cache(maxsize=8)
+def envelope_sender(from_email):
+    """The address alone of a sender such as DEFAULT_FROM_EMAIL ("Name <address>"), for the SMTP envelope, which
+    holds nothing else; the From header keeps the name. Django's SMTP backend parses the envelope's sender of every
+    message with the standard library's full address parser, which a bare address costs a fraction of a named one."""
+    return parseaddr(from_email)[1] or from_email
+
+
 def render_email(*, template, to, context, headers=None, connection=None):
     """A message from emails/<template>_subject.txt, <template>.txt (the body) and <template>.html (the HTML
-    alternative). The .txt templates turn autoescaping off: plain text shows what was typed."""
+    alternative), from DEFAULT_FROM_EMAIL. The .txt templates turn autoescaping off: plain text shows what was
+    typed."""
     # One line, whatever the template or its data holds: a header never carries a line break.
     subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
     message = MultipartEmail(
         subject=subject,
         body=render_to_string(f"emails/{template}.txt", context),
+        from_email=envelope_sender(settings.DEFAULT_FROM_EMAIL),
         to=[to],
-        headers=headers,
+        headers={"From": settings.DEFAULT_FROM_EMAIL, **(headers or {})},
         connection=connection,
     )
     message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")

@@ -63,6 +63,17 @@ def test_a_subject_with_line_breaks_or_control_characters_stays_one_header(with_
     assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
 
 
+def test_the_envelope_holds_the_senders_address_and_the_from_header_its_name(
+    with_probe_templates, smtp_server, settings
+):
+    settings.DEFAULT_FROM_EMAIL = "Zoë's Blog <blog@example.com>"
+    probe().send()
+    [message] = smtp_server.wait_for(1)
+    assert smtp_server.handler.senders == ["blog@example.com"]
+    assert message["From"].addresses[0].display_name == "Zoë's Blog"
+    assert message["From"].addresses[0].addr_spec == "blog@example.com"
+
+
 def written_header(header_policy, name, value):
     try:
         return header_policy.fold_binary(name, value)

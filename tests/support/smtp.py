@@ -19,6 +19,7 @@ class RecordingHandler:
 
     def __init__(self):
         self.messages = []
+        self.senders = []  # each message's envelope sender (MAIL FROM)
         self.refusals_left = 0
         self.refused = 0
         self.received = threading.Condition()
@@ -31,6 +32,7 @@ class RecordingHandler:
                 return "451 4.3.0 Try again later"
             message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
             self.messages.append(message)
+            self.senders.append(envelope.mail_from)
             self.received.notify_all()
         return "250 OK"
 
