@@ -3,6 +3,7 @@ site's login page and the admin's, which check the same passwords."""
 
 import functools
 import ipaddress
+import re
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -33,8 +34,16 @@ def client_address(request):
     return masked_address(address)
 
 
+# An IPv4 address as ipaddress writes it (four decimal octets up to 255, no leading zero).
+DOTTED_QUAD = re.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+)
+
+
 def masked_address(address):
     """The address's network under its family's mask, as text; ValueError when it is not an address."""
+    if DOTTED_QUAD.fullmatch(address) and getattr(settings, "RATELIMIT_IPV4_MASK", 32) == 32:
+        return address  # as ipaddress would give it back, without parsing it in Python for every view
     parsed = ipaddress.ip_address(address)
     if parsed.version == 6:
         mask = getattr(settings, "RATELIMIT_IPV6_MASK", 64)

@@ -1,12 +1,16 @@
 """The client's address, one function for the rate limits and the readers: RATELIMIT_IP_META_KEY in each of the
 forms django-ratelimit documents, IPv6 masked to its /64, and the very address of django-ratelimit's key "ip"."""
 
+import ipaddress
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 from django_ratelimit.core import get_usage
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from quick_publisher.ratelimits import address_key, client_address
+from quick_publisher.ratelimits import address_key, client_address, masked_address
 
 
 def address_from_x_real_ip(request):
@@ -51,6 +55,38 @@ def test_the_masks_are_django_ratelimits_settings(settings):
     settings.RATELIMIT_IPV4_MASK = 24
     assert client_address(request_from("2001:db8:1:2:3:4:5:6")) == "2001:db8:1::"
     assert client_address(request_from("192.0.2.7")) == "192.0.2.0"
+
+
+def as_ipaddress_writes_it(address):
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return ValueError
+
+
+def masked(address):
+    try:
+        return masked_address(address)
+    except ValueError:
+        return ValueError
+
+
+@given(
+    address=st.ip_addresses(v=4).map(str)
+    | st.text(alphabet="0123456789.", max_size=16)
+    | st.from_regex(r"[0-9٠-٩]{1,3}(\.[0-9٠-٩]{1,3}){3}", fullmatch=True)
+    | st.text(max_size=20)
+)
+@example(address="192.0.2.07")  # a leading zero: refused
+@example(address="192.00.2.7")
+@example(address="01.2.3.4")
+@example(address="192.0.2.256")
+@example(address="192.0.2.7\n")
+@example(address="١٩٢.0.2.7")  # other scripts' digits: refused
+@example(address="0.0.0.0")
+@example(address="255.255.255.255")
+def test_an_ipv4_address_under_its_whole_mask_is_read_as_ipaddress_reads_it(address):
+    assert masked(address) == as_ipaddress_writes_it(address)
 
 
 def test_a_missing_address_is_a_configuration_error(settings):
