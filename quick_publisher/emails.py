@@ -2,7 +2,6 @@
 
 import functools
 import secrets
-from email.policy import Compat32
 from email.utils import parseaddr
 
 from django.conf import settings
@@ -16,37 +15,15 @@ def absolute_url(viewname, *, args=None, kwargs=None):
     return f"{settings.SITE_URL}{reverse(viewname, args=args, kwargs=kwargs)}"
 
 
-class ShortHeadersAsTheyAre(Compat32):
-    """The policy Django's messages have (compat32), except that a header whose value is printable ASCII (no control
-    character, so no line break) and fits on its line is written as it is: compat32 passes every header through
-    email.header's folding, which leaves such a one unchanged, at a cost paid for each header of each email."""
-
-    def fold_binary(self, name, value):
-        if (
-            isinstance(value, str)
-            and value.isascii()
-            and value.isprintable()
-            and self.max_line_length
-            and len(name) + 2 + len(value) <= self.max_line_length
-        ):
-            return f"{name}: {value}{self.linesep}".encode("ascii")
-        return super().fold_binary(name, value)
-
-
-SHORT_HEADERS_AS_THEY_ARE = ShortHeadersAsTheyAre()
-
-
 class MultipartEmail(EmailMultiAlternatives):
     """A text body with alternatives, whose MIME boundary is chosen at random when the message is built. Left unset,
     the generator would make one up and search the whole message for it (a regular expression compiled per
-    message); a random 128-bit token needs no search, as nothing in the parts can foresee it. Its headers are written
-    under ShortHeadersAsTheyAre."""
+    message); a random 128-bit token needs no search, as nothing in the parts can foresee it."""
 
     def message(self):
         message = super().message()
         if message.is_multipart():
             message.set_boundary(f"=_{secrets.token_hex(16)}")
-        message.policy = SHORT_HEADERS_AS_THEY_ARE  # the generator writes every part under the message's policy
         return message
 
 

@@ -9,7 +9,7 @@ from django.test import override_settings
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from quick_publisher.emails import SHORT_HEADERS_AS_THEY_ARE, absolute_url, render_email
+from quick_publisher.emails import absolute_url, render_email
 
 
 @pytest.fixture(scope="module")
@@ -72,29 +72,6 @@ def test_the_envelope_holds_the_senders_address_and_the_from_header_its_name(
     assert smtp_server.handler.senders == ["blog@example.com"]
     assert message["From"].addresses[0].display_name == "Zoë's Blog"
     assert message["From"].addresses[0].addr_spec == "blog@example.com"
-
-
-def written_header(header_policy, name, value):
-    try:
-        return header_policy.fold_binary(name, value)
-    except Exception as exc:  # noqa: BLE001 - the same refusal is the same answer
-        return type(exc)
-
-
-@given(
-    name=st.sampled_from(["Subject", "To", "Message-ID", "List-Unsubscribe-Post", "X-" + "Long-" * 12]),
-    value=st.text(alphabet=st.characters(max_codepoint=127), max_size=120) | st.text(max_size=100),
-    linesep=st.sampled_from(["\n", "\r\n"]),
-)
-@example(name="Subject", value="x" * 69, linesep="\r\n")  # 78 characters with the name: fits
-@example(name="Subject", value="x" * 70, linesep="\r\n")  # 79: compat32's to fold
-@example(name="Subject", value="a " * 34 + "b", linesep="\n")
-@example(name="Subject", value="  two  spaces  ", linesep="\n")
-@example(name="Subject", value="a\x0cb\x0bc\x1cd", linesep="\n")  # line boundaries to str.splitlines
-@example(name="Subject", value="=?utf-8?q?Zo=C3=AB?=", linesep="\n")
-def test_headers_are_written_byte_for_byte_as_compat32_writes_them(name, value, linesep):
-    ours, compat32 = SHORT_HEADERS_AS_THEY_ARE.clone(linesep=linesep), policy.compat32.clone(linesep=linesep)
-    assert written_header(ours, name, value) == written_header(compat32, name, value)
 
 
 def test_absolute_urls_start_at_site_url_whatever_the_request(settings):
