@@ -24,6 +24,10 @@ from tests.support.smtp import RecordingHandler, SMTPServer
 # Celery at a dead or hanging broker. Worker processes are given the configured URL explicitly.
 assert celery_app.conf.broker_url == settings.CELERY_BROKER_URL
 os.environ.pop("CELERY_BROKER_URL", None)
+# Every task module now, as a worker would find it: pointing Celery at another broker (dead_broker, stalled_broker)
+# closes the app, which takes it out of the apps that a shared task registers with when its module is imported
+# later; a worker started after that would refuse the tasks of any module imported since.
+celery_app.autodiscover_tasks(force=True)
 
 
 def pytest_sessionstart(session):
