@@ -42,13 +42,13 @@ DOTTED_QUAD = re.compile(
 
 def masked_address(address):
     """The address's network under its family's mask, as text; ValueError when it is not an address."""
-    if DOTTED_QUAD.fullmatch(address) and getattr(settings, "RATELIMIT_IPV4_MASK", 32) == 32:
+    if DOTTED_QUAD.fullmatch(address) and settings.RATELIMIT_IPV4_MASK == 32:
         return address  # as ipaddress would give it back, without parsing it in Python for every view
     parsed = ipaddress.ip_address(address)
     if parsed.version == 6:
-        mask = getattr(settings, "RATELIMIT_IPV6_MASK", 64)
+        mask = settings.RATELIMIT_IPV6_MASK
     else:
-        mask = getattr(settings, "RATELIMIT_IPV4_MASK", 32)
+        mask = settings.RATELIMIT_IPV4_MASK
     if mask == parsed.max_prefixlen:  # the whole address: no network to build
         return str(parsed)
     return str(ipaddress.ip_network(f"{parsed}/{mask}", strict=False).network_address)

@@ -8,15 +8,13 @@ register = template.Library()
 
 BARS = (
     '<table class="bars" role="img" aria-label="{label}" cellpadding="0" cellspacing="1" '
-    'style="border-collapse: separate;"><tr height="48" valign="bottom">\n{cells}</tr></table>'
+    'style="border-collapse:separate;font-size:0;line-height:0"><tr height="48" valign="bottom">\n{cells}</tr></table>'
 )
-# Each cell as little markup as mail clients need: its size as HTML attributes and its bar's height inline.
-BAR = (
-    '<td width="8" title="{label}">'
-    '<div style="height:{height:d}px;background:{colour};font-size:0;line-height:0">&nbsp;</div></td>'
-)
+# Each cell as little markup as mail clients need: its size as HTML attributes and its bar's height inline. The
+# table's zero font size and line height, which its cells inherit, keep the &nbsp; from holding a bar open.
+BAR = '<td width="8" title="{label}"><div style="height:{height:d}px;background:{colour}">&nbsp;</div></td>'
 VIEWED, UNVIEWED = "#0969da", "#d1d9e0"
-CELLS_A_LINE = 7  # of at most about 140 characters each
+CELLS_A_LINE = 7  # of at most about 110 characters each
 
 
 @register.simple_tag

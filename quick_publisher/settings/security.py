@@ -43,6 +43,8 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     }
 }
+# No report-only policy: django-csp's default, stated so that its middleware finds the setting on every response.
+CONTENT_SECURITY_POLICY_REPORT_ONLY = None
 
 LOGGING = {
     "version": 1,
