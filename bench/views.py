@@ -113,8 +113,8 @@ def main():
         reloading = next((c for c in cases if c.key == "b"), next((c for c in cases if c.counts_views), None))
         killed = None
         if reloading:
-            reloaded = reloaded_run(reloading, server, access_log)
-            killed = killed_worker_run(reloading, server, access_log, after=reloaded)
+            reloaded_run(reloading, server, access_log)
+            killed = killed_worker_run(reloading, server, access_log)
         return report(cases, killed)
     finally:
         if server is not None:
@@ -206,6 +206,12 @@ class AccessLog:
             lines = log.readlines()
             self.offset = log.tell()
         return [line.split() for line in lines]
+
+    def peek_new(self):
+        """The lines written since the last read_new(), leaving them to the next."""
+        with open(self.path) as log:
+            log.seek(self.offset)
+            return [line.split() for line in log.readlines()]
 
 
 def start_gunicorn(env, workdir):
@@ -334,10 +340,17 @@ class flushing_every:
 
 
 class signalling:
-    """Send the signal to the process at each of these seconds into a run."""
+    """Send the signal to the process at each of these seconds into a run; `pid` may be a function that names the
+    process at that moment. The processes signalled are in sent_to."""
 
     def __init__(self, pid, signal_number, at):
-        self.timers = [threading.Timer(seconds, os.kill, (pid, signal_number)) for seconds in at]
+        self.pid, self.signal_number, self.sent_to = pid, signal_number, []
+        self.timers = [threading.Timer(seconds, self.send) for seconds in at]
+
+    def send(self):
+        pid = self.pid() if callable(self.pid) else self.pid
+        self.sent_to.append(pid)
+        os.kill(pid, self.signal_number)
 
     def __enter__(self):
         for timer in self.timers:
@@ -362,14 +375,19 @@ def worker_pid(answer):
     return int(answer[3].strip("<>"))
 
 
-def killed_worker_run(case, server, access_log, *, after):
+def killed_worker_run(case, server, access_log):
     """A run of the case in which one gunicorn worker is SIGKILLed half-way: its unsent batch is lost. Returns the
     views lost, and that worker's rate (its requests served until it died, per second)."""
     served, counted = case.served, case.counted
-    victim = collections.Counter(worker_pid(answer) for answer in after["answers"][-500:]).most_common(1)[0][0]
+
+    def busiest_worker_so_far():  # wrk's connections may all have gone to some workers: one of those is killed
+        return collections.Counter(worker_pid(answer) for answer in access_log.peek_new()).most_common(1)[0][0]
+
     started = time.monotonic()
-    with signalling(victim, signal.SIGKILL, [SECONDS / 2]):
+    killing = signalling(busiest_worker_so_far, signal.SIGKILL, [SECONDS / 2])
+    with killing:
         run = run_case(case, server.base_url, SECONDS, access_log)
+    victim = killing.sent_to[0]
     victim_served = sum(1 for answer in run["answers"] if answer[2] == "200" and worker_pid(answer) == victim)
     lost = (case.served - served) - (case.counted - counted)
     case.served, case.counted = served, counted  # this run is reported on its own
