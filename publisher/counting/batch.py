@@ -2,8 +2,8 @@
 (.process_views) and costs no network round trip; a sender thread sends the views to Redis in one call per batch, at
 most every VIEW_BATCH_INTERVAL seconds and at once past VIEW_BATCH_SIZE views. Redis counts them as a single visit
 did (the per-reader limit checked for each, the readers added to the day's HyperLogLog) and answers with the batch's
-posts' views and the versions of the pages served since the last send. A page is served from what the process knows
-only while its version is younger than PAGE_VERSION_MAX_AGE, so an edit is seen everywhere within it.
+posts' views and pages' versions; every PAGE_VERSIONS_REFRESH seconds it also reads the versions of every page the
+process knows, so that an edit is seen everywhere within PAGE_VERSION_MAX_AGE.
 
 Loss: a graceful exit sends the pending batch first (the gunicorn worker_exit hook in gunicorn.conf.py, and atexit
 once the request threads are done); a process killed outright loses at most the views of its last interval. While
@@ -82,7 +82,7 @@ return reply
 process_views = ProcessViews()
 
 
-def send_to_redis(batch, slugs):
+def send_to_redis(batch, slugs, *, every_page=False):
     """Count the batch in Redis and read its posts' views and these pages' versions, in one round trip."""
     groups = list(batch.groups.items())
     post_ids = sorted(batch.per_post)
@@ -109,6 +109,7 @@ def send_to_redis(batch, slugs):
         totals=totals,
         site_version=None if site is None else site.decode(),
         page_versions={slug: None if page is None else page.decode() for slug, page in zip(slugs, pages, strict=True)},
+        every_page=every_page,
     )
 
 
@@ -120,6 +121,7 @@ class Sender:
         self.send_lock = threading.Lock()
         self.start_lock = threading.Lock()
         self.pid = None
+        self.next_refresh = 0.0
 
     def ensure_running(self):
         if self.pid == os.getpid():
@@ -138,27 +140,29 @@ class Sender:
             self.wake.clear()
             began = time.monotonic()
             try:
-                self.send()
+                self.send(refresh_all=began >= self.next_refresh)
             except Exception:  # the thread must outlive anything one send meets
                 logger.exception("Sending this process's views failed")
             finally:
                 close_old_connections()  # this thread's, used only when Redis was away
 
-    def send(self):
+    def send(self, *, refresh_all=False):
         with self.send_lock:
             as_of, renewals = time.monotonic(), versions.renewals_here
             batch = process_views.take()
-            slugs = process_views.take_served()
+            slugs = process_views.slugs(None if refresh_all else batch.per_post.keys())
             if not batch and not slugs:
                 return
             try:
-                reply = send_to_redis(batch, slugs)
+                reply = send_to_redis(batch, slugs, every_page=refresh_all)
             except redis.RedisError as error:
                 count_in_database(batch, error)
                 return
             if reply.site_version is not None:
                 versions.remember_site_version(f"{reply.site_version}:")
-            process_views.answered(reply, as_of=as_of, renewals=renewals, max_age=PAGE_VERSION_MAX_AGE)
+            process_views.answered(reply, as_of=as_of, renewals=renewals)
+            if refresh_all:
+                self.next_refresh = as_of + settings.PAGE_VERSIONS_REFRESH
 
 
 def count_in_database(batch, error):

@@ -65,6 +65,7 @@ class BatchReply:
     totals: dict  # {post_id: BufferedViews}
     site_version: str | None  # None: Redis lost it (made again from its clock by the next read)
     page_versions: dict  # {slug: its page's part, or None when Redis lost it}
+    every_page: bool  # the versions of every page known when the send began
 
 
 class ProcessViews:
@@ -77,7 +78,8 @@ class ProcessViews:
         self.totals = {}  # {post_id: BufferedViews}
         self.minutes = {}  # {minute_key: views counted in Redis that minute}
         self.pages = {}  # {slug: KnownPage}
-        self.served = set()  # the slugs of the pages served from what was known, since the last send
+        # When the versions of every page known were last read (time.monotonic()), and versions.renewals_here then.
+        self.every_page_as_of, self.every_page_renewals = float("-inf"), None
 
     # --- Request threads ---
 
@@ -87,10 +89,11 @@ class ProcessViews:
         page = self.pages.get(slug)
         if page is None or page.post_id not in self.totals:
             return None
-        if time.monotonic() - page.as_of > max_age or page.renewals != versions.renewals_here:
+        as_of, renewals = page.as_of, page.renewals
+        if as_of <= self.every_page_as_of:  # known when every page's version was last read: read then
+            as_of, renewals = self.every_page_as_of, self.every_page_renewals
+        if time.monotonic() - as_of > max_age or renewals != versions.renewals_here:
             return None
-        with self.lock:
-            self.served.add(slug)  # its version is read again with the next send
         return page.version
 
     def remember_page(self, slug, *, post_id, version, views, as_of):
@@ -129,16 +132,13 @@ class ProcessViews:
             self.sending, self.pending = self.pending, Views()
             return self.sending
 
-    def take_served(self):
-        """The slugs of the pages served from what was known since the last send: theirs are the versions to read
-        again. A page no longer served is not read: once its version is stale, its next request asks Redis."""
+    def slugs(self, post_ids=None):
+        """The slugs of the pages known (of these posts only, if given)."""
         with self.lock:
-            served, self.served = self.served, set()
-            return sorted(served)
+            return [slug for slug, page in self.pages.items() if post_ids is None or page.post_id in post_ids]
 
-    def answered(self, reply, *, as_of, renewals, max_age):
-        """Redis counted the batch being sent (over-the-limit views dropped) and read what it shows. Pages whose
-        versions are older than `max_age` are forgotten."""
+    def answered(self, reply, *, as_of, renewals):
+        """Redis counted the batch being sent (over-the-limit views dropped) and read what it shows."""
         with self.lock:
             self.sending = Views()
             earliest = int(time.time()) // 60 - 1
@@ -158,14 +158,14 @@ class ProcessViews:
                     continue
                 if page_part is None:
                     self.pages.pop(slug, None)
-                else:
+                elif page.version != prefix + page_part or not reply.every_page:
                     self.pages[slug] = KnownPage(page.post_id, prefix + page_part, as_of, renewals)
-            self.forget_stale_pages(now=as_of, max_age=max_age)
+            if reply.every_page:
+                self.every_page_as_of, self.every_page_renewals = as_of, renewals
+                self.forget_totals_of_pages_gone()
 
-    def forget_stale_pages(self, *, now, max_age):
-        """Forget the pages whose versions are too old to serve them by (they were not served lately), and the totals
-        of posts with neither a page known nor views waiting: what the process keeps is what it serves now."""
-        self.pages = {slug: page for slug, page in self.pages.items() if now - page.as_of <= max_age}
+    def forget_totals_of_pages_gone(self):
+        """Keep the totals of the posts whose pages are known or whose views wait: no more than the pages."""
         kept = {page.post_id for page in self.pages.values()} | set(self.pending.per_post) | set(self.sending.per_post)
         if len(self.totals) > len(kept):
             self.totals = {post_id: views for post_id, views in self.totals.items() if post_id in kept}

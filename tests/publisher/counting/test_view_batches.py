@@ -1,7 +1,6 @@
 """Views batched in each web process (publisher/counting/batch.py): a graceful exit sends the batch, a change is
-seen by every process within a second, a send reads again only the pages served since the last, a batch meets Redis
-down by going to the database, and readers, bots, the author's own views and the per-reader limit behave on the
-batched path as they did view by view."""
+seen by every process within a second, a batch meets Redis down by going to the database, and readers, bots, the
+author's own views and the per-reader limit behave on the batched path as they did view by view."""
 
 import signal
 import threading
@@ -89,22 +88,6 @@ def test_an_unpublish_is_honoured_by_another_process_within_a_second(gunicorn, d
     late = [status for started, status in statuses if started > unpublished_at + 1.0]
     assert late and set(late) == {404}, statuses[-20:]
     assert {status for started, status in statuses if started < unpublished_at} == {200}
-
-
-@pytest.mark.django_db
-def test_a_send_reads_again_only_the_pages_served_since_the_last_one(client):
-    posts = PostFactory.create_batch(12)
-    for post in posts:
-        known_in_this_process(client, post)
-    counting.send_pending_views()
-    time.sleep(batch.PAGE_VERSION_MAX_AGE)  # every version this process read is stale by now
-    hot = posts[0]
-    known_in_this_process(client, hot)  # read from Redis again, then served from what the process knows
-    counting.send_pending_views()
-    # The page served is read again and still known; the pages no longer served are forgotten, not read every send.
-    assert set(batch.process_views.pages) == {hot.slug}
-    assert batch.process_views.known_page_version(hot.slug, max_age=batch.PAGE_VERSION_MAX_AGE)
-    assert "Viewed 1 time" in view(client, posts[1])  # a page forgotten is served and counted as one not known yet
 
 
 # --- Redis down ------------------------------------------------------------------------------------------------
