@@ -201,17 +201,19 @@ class AccessLog:
         self.path, self.offset = path, 0
 
     def read_new(self):
-        with open(self.path) as log:
-            log.seek(self.offset)
-            lines = log.readlines()
-            self.offset = log.tell()
-        return [line.split() for line in lines]
+        answers, self.offset = self.written_since_last_read()
+        return answers
 
     def peek_new(self):
         """The lines written since the last read_new(), leaving them to the next."""
+        return self.written_since_last_read()[0]
+
+    def written_since_last_read(self):
+        """The lines written since the last read_new(), split, and where the log ends now."""
         with open(self.path) as log:
             log.seek(self.offset)
-            return [line.split() for line in log.readlines()]
+            answers = [line.split() for line in log.readlines()]
+            return answers, log.tell()
 
 
 def start_gunicorn(env, workdir):
