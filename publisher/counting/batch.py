@@ -2,8 +2,8 @@
 (.process_views) and costs no network round trip; a sender thread sends the views to Redis in one call per batch, at
 most every VIEW_BATCH_INTERVAL seconds and at once past VIEW_BATCH_SIZE views. Redis counts them as a single visit
 did (the per-reader limit checked for each, the readers added to the day's HyperLogLog) and answers with the batch's
-posts' views and pages' versions; every PAGE_VERSIONS_REFRESH seconds it also reads the versions of every page the
-process knows, so that an edit is seen everywhere within PAGE_VERSION_MAX_AGE.
+posts' views, the pages renewed since the last send (the log of renewed pages, page_cache.versions) and the versions
+of the pages request threads read since, so that an edit is seen everywhere within PAGE_VERSION_MAX_AGE.
 
 Loss: a graceful exit sends the pending batch first (the gunicorn worker_exit hook in gunicorn.conf.py, and atexit
 once the request threads are done); a process killed outright loses at most the views of its last interval. While
@@ -26,7 +26,7 @@ from quick_publisher.redis_client import client, registered_script
 from ..page_cache import versions
 from .buffer import FLUSHING, IN_DATABASE, PENDING, BufferedViews
 from .flush import add_views_to_database
-from .process_views import BatchReply, CountedView, ProcessViews
+from .process_views import BatchReply, CountedView, ProcessViews, Views
 from .readers import READER_MINUTE_KEPT, READERS_KEPT, readers_key
 
 logger = logging.getLogger(__name__)
@@ -82,8 +82,9 @@ return reply
 process_views = ProcessViews()
 
 
-def send_to_redis(batch, slugs, *, every_page=False):
-    """Count the batch in Redis and read its posts' views and these pages' versions, in one round trip."""
+def send_to_redis(batch, reading):
+    """Count the batch in Redis, and read its posts' views, the pages renewed since the last read and the versions of
+    `reading`'s pages (PagesToRead), in one round trip."""
     groups = list(batch.groups.items())
     post_ids = sorted(batch.per_post)
     keys, args = [PENDING, FLUSHING, IN_DATABASE], [READERS_KEPT, READER_MINUTE_KEPT, settings.READER_VIEWS_PER_MINUTE]
@@ -95,21 +96,25 @@ def send_to_redis(batch, slugs, *, every_page=False):
     pipe = client().pipeline(transaction=False)
     if groups:
         registered_script(client(), SEND_BATCH)(keys=keys, args=args, client=pipe)
-    pipe.mget([versions.SITE_VERSION, *(versions.page_version_key(slug) for slug in slugs)])
+    versions.read_renewed_pages(pipe, since=reading.since)
+    if reading.slugs:
+        pipe.mget([versions.page_version_key(slug) for slug in reading.slugs])
     replies = pipe.execute()
-    counted, found = (replies[0], replies[1]) if groups else ([], replies[0])
+    counted = replies.pop(0) if groups else []
+    renewed = versions.renewed_pages(replies.pop(0))
+    found = replies.pop(0) if reading.slugs else []
     minutes = {view.minute_key: after for (view, _), after in zip(groups, counted, strict=False) if view.minute_key}
     totals = {}
     for n, post_id in enumerate(post_ids):
         unflushed, in_database = counted[len(groups) + 2 * n], counted[len(groups) + 2 * n + 1]
         totals[post_id] = BufferedViews(int(unflushed), None if in_database is None else int(in_database))
-    site, pages = found[0], found[1:]
     return BatchReply(
         minutes=minutes,
         totals=totals,
-        site_version=None if site is None else site.decode(),
-        page_versions={slug: None if page is None else page.decode() for slug, page in zip(slugs, pages, strict=True)},
-        every_page=every_page,
+        renewed=renewed,
+        page_versions={
+            slug: None if page is None else page.decode() for slug, page in zip(reading.slugs, found, strict=True)
+        },
     )
 
 
@@ -121,7 +126,6 @@ class Sender:
         self.send_lock = threading.Lock()
         self.start_lock = threading.Lock()
         self.pid = None
-        self.next_refresh = 0.0
 
     def ensure_running(self):
         if self.pid == os.getpid():
@@ -140,29 +144,41 @@ class Sender:
             self.wake.clear()
             began = time.monotonic()
             try:
-                self.send(refresh_all=began >= self.next_refresh)
+                self.send()
             except Exception:  # the thread must outlive anything one send meets
                 logger.exception("Sending this process's views failed")
             finally:
                 close_old_connections()  # this thread's, used only when Redis was away
 
-    def send(self, *, refresh_all=False):
+    def send(self):
         with self.send_lock:
             as_of, renewals = time.monotonic(), versions.renewals_here
             batch = process_views.take()
-            slugs = process_views.slugs(None if refresh_all else batch.per_post.keys())
-            if not batch and not slugs:
+            if not batch and not process_views.pages:
                 return
+            reading = process_views.to_read()
             try:
-                reply = send_to_redis(batch, slugs, every_page=refresh_all)
+                reply = send_to_redis(batch, reading)
             except redis.RedisError as error:
                 count_in_database(batch, error)
                 return
-            if reply.site_version is not None:
-                versions.remember_site_version(f"{reply.site_version}:")
-            process_views.answered(reply, as_of=as_of, renewals=renewals)
-            if refresh_all:
-                self.next_refresh = as_of + settings.PAGE_VERSIONS_REFRESH
+            self.remember_site_version(reply)
+            if not process_views.answered(reply, reading, as_of=as_of, renewals=renewals):
+                self.read_every_page()
+
+    def read_every_page(self):
+        """The log of renewed pages cannot say which pages changed since the last read (it lost renewals, or the
+        site's version was renewed): read the version of every page known."""
+        as_of, renewals = time.monotonic(), versions.renewals_here
+        reading = process_views.to_read(every_page=True)
+        reply = send_to_redis(Views(), reading)
+        self.remember_site_version(reply)
+        process_views.answered(reply, reading, as_of=as_of, renewals=renewals)
+
+    @staticmethod
+    def remember_site_version(reply):
+        if reply.renewed.site_version is not None:
+            versions.remember_site_version(f"{reply.renewed.site_version}:")
 
 
 def count_in_database(batch, error):

@@ -1,7 +1,12 @@
 """What one web process knows about views, in memory: the views it counted and has not had answered by Redis yet
 (pending, then sending), and, from Redis's last answers, each post's total, each page's version and each reader's
-views this minute. Every request thread and the process's sender (.batch) share one ProcessViews, under its lock."""
+views this minute. Every request thread and the process's sender (.batch) share one ProcessViews, under its lock.
 
+A page's version is kept current by the sends: a page a request thread read from Redis is read again by the next
+send (after it, the page is no longer "unconfirmed"), and each send reads the log of renewed pages from where the last
+one stopped (page_cache.versions), so that every page known is current as of the send's start."""
+
+import itertools
 import threading
 import time
 from collections import defaultdict
@@ -58,14 +63,23 @@ class KnownPage:
 
 
 @dataclass(frozen=True)
+class PagesToRead:
+    """What a send reads of the pages: the renewed since `since`, and these pages' versions one by one."""
+
+    since: str | None  # the last read's RenewedPages.read_to; None: a first read
+    slugs: list
+    rememberings: dict  # {slug: the number of its remembering} of the unconfirmed pages when the send began
+    every_page: bool  # slugs holds every page known
+
+
+@dataclass(frozen=True)
 class BatchReply:
     """What Redis answered a batch: each reader minute's views after it, each post's views, the versions read."""
 
     minutes: dict  # {minute_key: views counted in Redis that minute}
     totals: dict  # {post_id: BufferedViews}
-    site_version: str | None  # None: Redis lost it (made again from its clock by the next read)
-    page_versions: dict  # {slug: its page's part, or None when Redis lost it}
-    every_page: bool  # the versions of every page known when the send began
+    renewed: versions.RenewedPages
+    page_versions: dict  # {slug: its page's part, or None when Redis lost it} of PagesToRead.slugs
 
 
 class ProcessViews:
@@ -78,8 +92,13 @@ class ProcessViews:
         self.totals = {}  # {post_id: BufferedViews}
         self.minutes = {}  # {minute_key: views counted in Redis that minute}
         self.pages = {}  # {slug: KnownPage}
-        # When the versions of every page known were last read (time.monotonic()), and versions.renewals_here then.
+        # The pages request threads read from Redis that no send has read since: {slug: the number of its remembering}.
+        self.unconfirmed = {}
+        self.rememberings = itertools.count()
+        # When every page known was last current (time.monotonic()), and versions.renewals_here then.
         self.every_page_as_of, self.every_page_renewals = float("-inf"), None
+        # Where the next read of the renewed pages starts (None: read every page), and the site's version then.
+        self.read_to, self.site_version = None, None
 
     # --- Request threads ---
 
@@ -90,7 +109,7 @@ class ProcessViews:
         if page is None or page.post_id not in self.totals:
             return None
         as_of, renewals = page.as_of, page.renewals
-        if as_of <= self.every_page_as_of:  # known when every page's version was last read: read then
+        if as_of <= self.every_page_as_of and slug not in self.unconfirmed:  # current when every page last was
             as_of, renewals = self.every_page_as_of, self.every_page_renewals
         if time.monotonic() - as_of > max_age or renewals != versions.renewals_here:
             return None
@@ -99,6 +118,7 @@ class ProcessViews:
     def remember_page(self, slug, *, post_id, version, views, as_of):
         with self.lock:
             self.pages[slug] = KnownPage(post_id, version, as_of, versions.renewals_here)
+            self.unconfirmed[slug] = next(self.rememberings)
             self.totals[post_id] = views
 
     def count(self, view, *, limit):
@@ -132,13 +152,22 @@ class ProcessViews:
             self.sending, self.pending = self.pending, Views()
             return self.sending
 
-    def slugs(self, post_ids=None):
-        """The slugs of the pages known (of these posts only, if given)."""
+    def to_read(self, *, every_page=False):
+        """What a send reads: the pages renewed since the last read, and the unconfirmed pages one by one; on a first
+        read, or with `every_page`, every page known one by one."""
         with self.lock:
-            return [slug for slug, page in self.pages.items() if post_ids is None or page.post_id in post_ids]
+            every_page = every_page or self.read_to is None
+            return PagesToRead(
+                since=None if every_page else self.read_to,
+                slugs=list(self.pages if every_page else self.unconfirmed),
+                rememberings=dict(self.unconfirmed),
+                every_page=every_page,
+            )
 
-    def answered(self, reply, *, as_of, renewals):
-        """Redis counted the batch being sent (over-the-limit views dropped) and read what it shows."""
+    def answered(self, reply, reading, *, as_of, renewals):
+        """Redis counted the batch being sent (over-the-limit views dropped) and read what it shows. Returns whether
+        every page known is current as of `as_of`; if not (the log of renewed pages lost some, or the site's version
+        was renewed), the sender reads every page."""
         with self.lock:
             self.sending = Views()
             earliest = int(time.time()) // 60 - 1
@@ -148,21 +177,39 @@ class ProcessViews:
                 known = self.totals.get(post_id)
                 in_database = views.in_database if views.in_database is not None else known and known.in_database
                 self.totals[post_id] = BufferedViews(views.unflushed, in_database)
-            if reply.site_version is None:
+            renewed = reply.renewed
+            if renewed.site_version is None:
                 self.pages.clear()
-                return
-            prefix = f"{reply.site_version}:"
+                self.unconfirmed.clear()
+                self.read_to = None
+                return True
+            prefix = f"{renewed.site_version}:"
+            current = reading.every_page or (renewed.complete and renewed.site_version == self.site_version)
+            if current and not reading.every_page:
+                for slug, page_part in renewed.page_versions.items():
+                    if slug not in self.unconfirmed:  # else read one by one, now or by the next send
+                        self.page_read(slug, prefix, page_part, as_of=as_of, renewals=renewals)
             for slug, page_part in reply.page_versions.items():
-                page = self.pages.get(slug)
-                if page is None or page.as_of > as_of:  # forgotten, or read again since this send began
-                    continue
-                if page_part is None:
-                    self.pages.pop(slug, None)
-                elif page.version != prefix + page_part or not reply.every_page:
-                    self.pages[slug] = KnownPage(page.post_id, prefix + page_part, as_of, renewals)
-            if reply.every_page:
+                remembering = self.unconfirmed.get(slug)
+                if remembering is not None and remembering != reading.rememberings.get(slug):
+                    continue  # read from Redis again since this send began: the next send reads it
+                self.unconfirmed.pop(slug, None)
+                self.page_read(slug, prefix, page_part, as_of=as_of, renewals=renewals)
+            if current:
                 self.every_page_as_of, self.every_page_renewals = as_of, renewals
-                self.forget_totals_of_pages_gone()
+                self.read_to, self.site_version = renewed.read_to, renewed.site_version
+                if reading.every_page:
+                    self.forget_totals_of_pages_gone()
+            return current
+
+    def page_read(self, slug, prefix, page_part, *, as_of, renewals):
+        page = self.pages.get(slug)
+        if page is None:
+            return
+        if page_part is None:  # Redis lost it: the next request reads it
+            self.pages.pop(slug)
+        else:
+            self.pages[slug] = KnownPage(page.post_id, prefix + page_part, as_of, renewals)
 
     def forget_totals_of_pages_gone(self):
         """Keep the totals of the posts whose pages are known or whose views wait: no more than the pages."""

@@ -12,9 +12,11 @@ cached under an earlier 1 would match again. (Like any clock, Redis's must not b
 server whose clock is behind.)
 """
 
+from dataclasses import dataclass
+
 from django.conf import settings
 
-from quick_publisher.redis_client import run_script
+from quick_publisher.redis_client import client, registered_script, run_script
 
 SITE_VERSION = "post-pages:version"
 
@@ -61,11 +63,8 @@ end
 )
 READ_PAGE_VERSION = CURRENT_PAGE_VERSION_LUA + "return current_page_version(KEYS[1], KEYS[2])"
 
-# KEYS: the versions to renew. ARGV: 1 how long each is kept, in seconds ('' for ever).
-RENEW_VERSIONS = (
-    CLOCK_VERSION_LUA
-    + """
-for _, key in ipairs(KEYS) do
+RENEW_VERSION_LUA = """
+local function renew_version(key, kept)
   local version = clock_version()
   local current = redis.call('GET', key)
   if current and tonumber(current) >= tonumber(version) then  -- renewed within this microsecond, or a clock went back
@@ -73,12 +72,115 @@ for _, key in ipairs(KEYS) do
   else
     redis.call('SET', key, version)
   end
-  if ARGV[1] ~= '' then
-    redis.call('EXPIRE', key, ARGV[1])
+  if kept ~= '' then
+    redis.call('EXPIRE', key, kept)
   end
 end
 """
+
+# The log of renewed pages, read by the processes that keep pages in memory (publisher.counting's batch): each reads
+# the pages renewed since its last read, not the version of every page it knows. A sorted set of the slugs, each
+# scored by its latest renewal (Redis's clock in microseconds, each renewal later than the one before), and the
+# member '' scored by the latest renewal the log no longer holds: trimmed to RENEWED_PAGES_KEPT slugs, or lost with
+# its key, after which a reader reads every page it knows again.
+RENEWED_PAGES = "post-pages:renewed"
+RENEWED_PAGES_KEPT = 10_000
+
+LOG_RENEWED_LUA = """
+local function log_renewed(log_key, slugs, first)  -- the slugs from slugs[first] on
+  local latest = redis.call('ZRANGE', log_key, -1, -1, 'WITHSCORES')
+  local score = clock_version()
+  if latest[2] == nil then  -- a new log: the renewals before it are unknown
+    redis.call('ZADD', log_key, string.format('%.0f', tonumber(score) - 1), '')
+  elseif tonumber(latest[2]) >= tonumber(score) then
+    score = string.format('%.0f', tonumber(latest[2]) + 1)
+  end
+  for i = first, #slugs do
+    redis.call('ZADD', log_key, score, slugs[i])
+  end
+  local trimmed = redis.call('ZCARD', log_key) - 1 - RENEWED_PAGES_KEPT
+  if trimmed > 0 then  -- rank 0 is '', the oldest renewals follow
+    local last_trimmed = redis.call('ZRANGE', log_key, trimmed, trimmed, 'WITHSCORES')
+    redis.call('ZREMRANGEBYRANK', log_key, 1, trimmed)
+    redis.call('ZADD', log_key, last_trimmed[2], '')
+  end
+end
+""".replace("RENEWED_PAGES_KEPT", str(RENEWED_PAGES_KEPT))
+
+RENEW_SITE_VERSION = CLOCK_VERSION_LUA + RENEW_VERSION_LUA + "renew_version(KEYS[1], '')"
+
+# KEYS: 1 the log of renewed pages, then the pages' versions. ARGV: 1 how long each is kept, in seconds, then the
+# pages' slugs.
+RENEW_PAGE_VERSIONS = (
+    CLOCK_VERSION_LUA
+    + RENEW_VERSION_LUA
+    + LOG_RENEWED_LUA
+    + """
+for i = 2, #KEYS do
+  renew_version(KEYS[i], ARGV[1])
+end
+log_renewed(KEYS[1], ARGV, 2)
+"""
 )
+
+# KEYS: 1 the log of renewed pages, 2 the site's version. ARGV: 1 the `read_to` of the reader's last read ('' for
+# none), 2 the prefix of the pages' version keys.
+# Returns the site's version (nil when lost), the next read's `read_to`, 1 if every page renewed since ARGV[1] is in
+# the log (else 0, and no pages), then for each page renewed since: its slug and its version (nil when lost).
+READ_RENEWED_PAGES = (
+    CLOCK_VERSION_LUA
+    + """
+local latest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if latest[2] == nil then  -- no log (never made, or lost): the renewals until now are unknown
+  latest = {'', clock_version()}
+  redis.call('ZADD', KEYS[1], latest[2], '')
+end
+local reply = {redis.call('GET', KEYS[2]), latest[2], 0}
+if ARGV[1] ~= '' then
+  local renewed = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
+  if renewed[1] ~= '' then  -- '' comes first: renewals since ARGV[1] that the log no longer holds
+    reply[3] = 1
+    for _, slug in ipairs(renewed) do
+      reply[#reply + 1] = slug
+      reply[#reply + 1] = redis.call('GET', ARGV[2] .. slug)
+    end
+  end
+end
+return reply
+"""
+)
+
+
+@dataclass(frozen=True)
+class RenewedPages:
+    """What a read of the log of renewed pages found."""
+
+    site_version: str | None  # None: Redis lost it (made again from its clock by the next read)
+    read_to: str  # where the next read starts
+    complete: bool  # every page renewed since the last read is in page_versions (False on a first read)
+    page_versions: dict  # {slug: its page's part, or None when Redis lost it}
+
+
+def read_renewed_pages(pipeline, *, since):
+    """Queue on a redis-py pipeline the read of the pages renewed since `since` (a read's `read_to`, or None for a
+    first read); renewed_pages() reads its reply."""
+    registered_script(client(), READ_RENEWED_PAGES)(
+        keys=[RENEWED_PAGES, SITE_VERSION], args=["" if since is None else since, page_version_key("")], client=pipeline
+    )
+
+
+def renewed_pages(reply):
+    site, read_to, complete, *pairs = reply
+    return RenewedPages(
+        site_version=None if site is None else site.decode(),
+        read_to=read_to.decode(),
+        complete=bool(complete),
+        page_versions={
+            slug.decode(): None if version is None else version.decode()
+            for slug, version in zip(pairs[::2], pairs[1::2], strict=True)
+        },
+    )
+
 
 # This process's latest sight of the site's version, from the last call to Redis; any thread may update it.
 known_site_version = None
@@ -116,7 +218,7 @@ def current_page_version(slug):
 
 def renew_site_version():
     global renewals_here
-    run_script(RENEW_VERSIONS, keys=[SITE_VERSION], args=[""])
+    run_script(RENEW_SITE_VERSION, keys=[SITE_VERSION], args=[])
     renewals_here += 1
 
 
@@ -125,5 +227,9 @@ def renew_page_versions(slugs, *, kept):
     earlier version matches again, even once this one is gone."""
     global renewals_here
     if slugs:
-        run_script(RENEW_VERSIONS, keys=[page_version_key(slug) for slug in slugs], args=[kept])
+        run_script(
+            RENEW_PAGE_VERSIONS,
+            keys=[RENEWED_PAGES, *(page_version_key(slug) for slug in slugs)],
+            args=[kept, *slugs],
+        )
         renewals_here += 1

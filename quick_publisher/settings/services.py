@@ -98,9 +98,8 @@ POSTS_PER_PAGE = 10
 # Post-days a flush applies per transaction (a minute's views in one short one); views one reader may count a minute.
 VIEW_FLUSH_CHUNK_SIZE = env.int("VIEW_FLUSH_CHUNK_SIZE", default=100_000)
 READER_VIEWS_PER_MINUTE = env.int("READER_VIEWS_PER_MINUTE", default=20)
-# A web process's view batches (seconds, views) and how often it reads its pages' versions (docs/configuration.md).
+# A web process's view batches: at most this many seconds apart, and at once past this many views.
 VIEW_BATCH_INTERVAL, VIEW_BATCH_SIZE = env.float("VIEW_BATCH_INTERVAL", 0.25), env.int("VIEW_BATCH_SIZE", 500)
-PAGE_VERSIONS_REFRESH = env.float("PAGE_VERSIONS_REFRESH", default=0.5)
 
 # --- Celery ----------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

@@ -10,7 +10,9 @@ import pytest
 
 from publisher import counting
 from publisher.counting import batch, buffer, readers
+from publisher.counting.buffer import BufferedViews
 from publisher.models import DailyPostViews, Post
+from publisher.page_cache import invalidation, versions
 from publisher.posts import unpublish_posts
 from quick_publisher import redis_client
 from quick_publisher.redis_server import free_port
@@ -88,6 +90,87 @@ def test_an_unpublish_is_honoured_by_another_process_within_a_second(gunicorn, d
     late = [status for started, status in statuses if started > unpublished_at + 1.0]
     assert late and set(late) == {404}, statuses[-20:]
     assert {status for started, status in statuses if started < unpublished_at} == {200}
+
+
+# --- The log of renewed pages: what a send reads of the pages a process knows ------------------------------------
+
+
+def known_here(slug, post_id):
+    """As a request thread remembers a page it read from Redis (visit_post_page)."""
+    as_of = time.monotonic()
+    version = versions.current_page_version(slug)
+    batch.process_views.remember_page(slug, post_id=post_id, version=version, views=BufferedViews(), as_of=as_of)
+
+
+def known_version(slug):
+    return batch.process_views.known_page_version(slug, max_age=batch.PAGE_VERSION_MAX_AGE)
+
+
+def renewed_in_another_process(change):
+    """A renewal made by another process (this one forgets nothing it knows: its sends must learn of it)."""
+    renewals = versions.renewals_here
+    change()
+    versions.renewals_here = renewals
+
+
+def keys_read():
+    stats = redis_client.client().info("stats")
+    return stats["keyspace_hits"] + stats["keyspace_misses"]
+
+
+def test_a_send_reads_the_pages_renewed_since_the_last_one_not_every_page_known():
+    slugs = [f"page-{n}" for n in range(2_000)]
+    for post_id, slug in enumerate(slugs, 1):
+        known_here(slug, post_id)
+    counting.send_pending_views()  # read once more, as every page a request thread read is
+    read_before = keys_read()
+    for _ in range(5):
+        counting.send_pending_views()
+    renewed_in_another_process(lambda: invalidation.invalidate_pages([slugs[7]]))
+    counting.send_pending_views()
+    assert keys_read() - read_before < 100  # a handful per send, however many pages the process knows
+    assert known_version(slugs[7]) == versions.current_page_version(slugs[7])
+    assert known_version(slugs[8]) == versions.current_page_version(slugs[8])
+
+
+def test_renewals_the_log_no_longer_holds_make_a_send_read_every_page_known():
+    known_here("a-page", 1)
+    counting.send_pending_views()
+    renewed_in_another_process(lambda: invalidation.invalidate_pages(["a-page"]))
+    others = [f"other-{n}" for n in range(versions.RENEWED_PAGES_KEPT)]
+    renewed_in_another_process(lambda: invalidation.invalidate_pages(others))
+    assert redis_client.client().zscore(versions.RENEWED_PAGES, "a-page") is None  # trimmed from the log
+    counting.send_pending_views()
+    assert known_version("a-page") == versions.current_page_version("a-page")
+
+
+def test_a_lost_log_makes_a_send_read_every_page_known():
+    known_here("a-page", 1)
+    counting.send_pending_views()
+    renewed_in_another_process(lambda: invalidation.invalidate_pages(["a-page"]))
+    redis_client.client().delete(versions.RENEWED_PAGES)  # evicted, or Redis restarted without it
+    counting.send_pending_views()
+    assert known_version("a-page") == versions.current_page_version("a-page")
+
+
+def test_a_renewal_of_the_sites_version_makes_a_send_read_every_page_known():
+    known_here("a-page", 1)
+    counting.send_pending_views()
+    renewed_in_another_process(invalidation.invalidate_all_pages)
+    counting.send_pending_views()
+    assert known_version("a-page") == versions.current_page_version("a-page")
+
+
+def test_a_page_a_request_read_before_a_renewal_the_log_showed_is_read_again_by_the_next_send():
+    known_here("another-page", 2)
+    counting.send_pending_views()
+    as_of, stale = time.monotonic(), versions.current_page_version("a-page")  # a request thread reads the page...
+    renewed_in_another_process(lambda: invalidation.invalidate_pages(["a-page"]))
+    counting.send_pending_views()  # ...the log shows the renewal before the page is known here...
+    batch.process_views.remember_page("a-page", post_id=1, version=stale, views=BufferedViews(), as_of=as_of)
+    assert known_version("a-page") == stale  # ...then the request remembers what it read
+    counting.send_pending_views()
+    assert known_version("a-page") == versions.current_page_version("a-page") != stale
 
 
 # --- Redis down ------------------------------------------------------------------------------------------------
