@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint test-e2e bench bench-views bench-flush bench-reports bench-due-reports bench-bots bench-renditions audit install clean
+.PHONY: run test lint test-e2e bench bench-views bench-page-versions bench-flush bench-reports bench-due-reports bench-bots bench-renditions audit install clean
 
 install: $(VENV)/.installed
 
@@ -51,11 +51,15 @@ test-e2e: install
 	python -m pytest -m e2e $(ARGS)
 
 # Benchmarks (docs/benchmarks.md): PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, wrk for bench-views.
-# Each prints every figure before it fails; `make -k bench` runs all three even when one misses a target.
-bench: bench-views bench-flush bench-reports bench-due-reports bench-bots bench-renditions
+# Each prints every figure before it fails; `make -k bench` runs them all even when one misses a target.
+bench: bench-views bench-page-versions bench-flush bench-reports bench-due-reports bench-bots bench-renditions
 
 bench-views: install
 	python bench/views.py
+
+# No server: one web process's read of its pages' versions, per pages known.
+bench-page-versions: install
+	python bench/page_versions.py
 
 bench-flush: install
 	python bench/flush.py
