@@ -208,7 +208,7 @@ class ProcessViews:
             return
         if page_part is None:  # Redis lost it: the next request reads it
             self.pages.pop(slug)
-        else:
+        elif page.version != prefix + page_part:  # unchanged: every_page_as_of says when it was last current
             self.pages[slug] = KnownPage(page.post_id, prefix + page_part, as_of, renewals)
 
     def forget_totals_of_pages_gone(self):
