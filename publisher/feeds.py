@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
 from . import images, selectors
+from .rendering import with_absolute_urls
 
 
 class CoverImageEnclosure:
@@ -30,7 +31,7 @@ class LatestPostsFeed(CoverImageEnclosure, Feed):
         return post.title
 
     def item_description(self, post):
-        return post.content_html
+        return with_absolute_urls(post.content_html, self.item_link(post))  # as the post's page resolves them
 
     def item_link(self, post):
         return f"{settings.SITE_URL}{post.get_absolute_url()}"

@@ -52,12 +52,23 @@ ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
 def render_markdown(source):
     raw_html = markdown.markdown(source or "", extensions=["fenced_code", "tables", "sane_lists"])
+    return sanitized(raw_html)
+
+
+def with_absolute_urls(safe_html, base_url):
+    """`safe_html` (render_markdown's) with its relative links and image sources resolved against `base_url`: for
+    HTML read away from the site, such as a feed's, where a reader has no page to resolve them against."""
+    return sanitized(safe_html, url_relative=("rewrite_with_base", base_url))
+
+
+def sanitized(html_fragment, **options):
     return nh3.clean(
-        raw_html,
+        html_fragment,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=ALLOWED_URL_SCHEMES,
         link_rel="nofollow noopener noreferrer",
+        **options,
     )
 
 

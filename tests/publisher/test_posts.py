@@ -123,6 +123,26 @@ def test_feed_and_sitemap_are_valid_xml_with_absolute_links(client):
     assert locs == [f"http://testserver/{post.slug}/", f"http://testserver/authors/{post.author.slug}/"]
 
 
+@pytest.mark.django_db
+def test_feed_entries_resolve_the_posts_relative_links_and_images_as_its_page_does(client):
+    post = PostFactory(
+        title="Links", content="[next](/next-post/) [notes](#notes) [out](https://example.com/a) ![p](/media/p.png)"
+    )
+    feed = ElementTree.fromstring(client.get("/feed/").content)
+    (summary,) = [
+        entry.findtext("{http://www.w3.org/2005/Atom}summary")
+        for entry in feed.iter("{http://www.w3.org/2005/Atom}entry")
+    ]
+    hrefs = re.findall(r'(?:href|src)="([^"]*)"', summary)
+    assert hrefs == [
+        "http://testserver/next-post/",
+        f"http://testserver/{post.slug}/#notes",
+        "https://example.com/a",
+        "http://testserver/media/p.png",
+    ]
+    assert summary.count('rel="nofollow noopener noreferrer"') == 3
+
+
 def test_markdown_is_rendered_and_sanitized():
     html = render_markdown(
         "Hi <script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)> "
