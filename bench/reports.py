@@ -27,6 +27,7 @@ its cores whatever its concurrency, and the CPU bound would not be what limits i
 cores to run so all the same. The CPU bound counts the worker's cores.
 
 Environment: BENCH_REPORT_AUTHORS (10000,100000), REPORT_SMTP_CONNECTIONS (16), BENCH_REPORT_BASELINE (unset),
+BENCH_REPORT_BASELINE_CONNECTIONS (4; set it to REPORT_SMTP_CONNECTIONS to compare two codes at the same concurrency),
 BENCH_REPORT_WINDOW (75 s), BENCH_REPORT_WORKER_CORES (half the cores), and common.py's database and Redis.
 """
 
@@ -54,7 +55,8 @@ CONNECTIONS = int(os.environ.get("REPORT_SMTP_CONNECTIONS", 16))
 WORKER_CONCURRENCY = 4  # the Procfile's
 THIS_TREE = "this tree"
 BASELINE = os.environ.get("BENCH_REPORT_BASELINE", "")
-BASELINE_CONNECTIONS = 4  # before REPORT_SMTP_CONNECTIONS: one connection per pool process
+# The baseline's connections: by default one per pool process, as before REPORT_SMTP_CONNECTIONS existed.
+BASELINE_CONNECTIONS = int(os.environ.get("BENCH_REPORT_BASELINE_CONNECTIONS", 4))
 WINDOW = int(os.environ.get("BENCH_REPORT_WINDOW", 75))
 CEILING_SECONDS = 15
 POSTS_EACH = 10
