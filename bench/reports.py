@@ -408,7 +408,7 @@ def report(results):
 
 def size_verdicts(size, runs):
     """The targets judged over the turns of one size: the median of this tree's rate against its lower bound, and the
-    median of the turns' CPU ratios against the baseline (each turn's two runs a few minutes apart)."""
+    median of the turns' CPU ratios against the baseline (each turn's two runs one after the other)."""
     ok = []
     tree = [r for r in runs if r["code"] == THIS_TREE]
     rates = [r["rate"] / min(r["bound"], r["cpu_bound"]) for r in tree]
