@@ -415,8 +415,8 @@ def size_verdicts(size, runs):
     ok.append(
         common.verdict(
             statistics.median(rates) >= TARGET_RATIO,
-            f"{size:,} authors: {statistics.median(rates):.2f} x the lower bound, median of "
-            f"{', '.join(f'{rate:.2f}' for rate in rates)} (target >= {TARGET_RATIO})",
+            f"{size:,} authors: {statistics.median(rates):.2f} x the lower bound, median of {listed(rates)} "
+            f"(target >= {TARGET_RATIO})",
         )
     )
     baseline = [r for r in runs if r["code"] != THIS_TREE]
@@ -427,11 +427,14 @@ def size_verdicts(size, runs):
             common.verdict(
                 statistics.median(ratios) <= 0.5,
                 f"{size:,} authors: CPU per email {statistics.median(ratios):.2f} x {baseline[0]['code']}'s, median "
-                f"of {', '.join(f'{ratio:.2f}' for ratio in ratios)} (target <= 0.5; once all was queued, "
-                f"{', '.join(f'{ratio:.2f}' for ratio in queued)})",
+                f"of {listed(ratios)} (target <= 0.5; once all was queued, {listed(queued)})",
             )
         )
     return ok
+
+
+def listed(figures):
+    return ", ".join(f"{figure:.2f}" for figure in figures)
 
 
 if __name__ == "__main__":
