@@ -54,7 +54,7 @@ def bar_days(period):
     return {start: f"{'Week of ' if weekly else ''}{start:%a %-d %b}" for start in period.bar_starts()}
 
 
-def view_count_report_email(report, *, connection=None):
+def view_count_report_email(report):
     author, period = report.author, report.period
     unsubscribe_url = absolute_url("report_unsubscribe", args=[make_unsubscribe_token(author)])
     weekly, day_names = period.kind == WEEKLY, bar_days(period)
@@ -79,7 +79,6 @@ def view_count_report_email(report, *, connection=None):
             "unsubscribe_url": unsubscribe_url,
         },
         headers=headers,
-        connection=connection,
     )
 
 

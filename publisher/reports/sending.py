@@ -1,7 +1,9 @@
 """Sending a chunk of reports: to each author still eligible who has not had it, once, over a few SMTP connections."""
 
+import smtplib
 import threading
 from collections import deque
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from django import db
@@ -78,23 +80,34 @@ def send_reports_to_authors(*, author_ids, period, task_id, accepted_author_ids=
     return SendSummary(period=period, authors=len(author_ids), sent_to=sent)
 
 
+# Senders per SMTP connection: while one waits for the relay's reply, another builds its next report.
+SENDERS_PER_SMTP_CONNECTION = 2
+
+
 def send_while_claimed(to_send, *, claim, accepted, connections=1):
     """Send each report whose delivery this execution still holds, over up to `connections` SMTP connections at
-    once; the authors sent to. Each connection is a thread with a database connection of its own for its sent marks,
-    so that rendering one report overlaps the wait for the SMTP server's reply to another. With one connection, the
-    reports go out on this thread (and its database connection)."""
+    once; the authors sent to. The connections are lent to twice as many senders, each a thread with a database
+    connection of its own for its sent marks: a sender builds its next report holding no SMTP connection, so that
+    building one report overlaps the relay's reply to another, and the connections are busy sending. With one
+    connection, the reports go out on this thread (and its database connection)."""
     if not to_send:
         return []
     queue = ClaimedQueue(to_send, claim=claim)
-    senders = min(connections, len(to_send))
-    if senders == 1:
-        send_from_queue(queue)
-    else:
-        threads = [threading.Thread(target=send_from_queue_on_own_connection, args=(queue,)) for _ in range(senders)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    smtp = SMTPConnections(min(connections, len(to_send)))
+    senders = min(connections * SENDERS_PER_SMTP_CONNECTION, len(to_send))
+    try:
+        if connections == 1:
+            send_from_queue(queue, smtp)
+        else:
+            threads = [
+                threading.Thread(target=send_from_queue_on_own_connection, args=(queue, smtp)) for _ in range(senders)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        smtp.close()
     if queue.not_recorded:
         # A plain retry would claim these deliveries again and send them twice: say that they left.
         raise ReportsNotRecorded([*accepted, *queue.not_recorded]) from queue.failures[0]
@@ -104,29 +117,32 @@ def send_while_claimed(to_send, *, claim, accepted, connections=1):
 
 
 class ClaimedQueue:
-    """An execution's reports, handed to its senders one at a time, each only while the execution still holds its
-    delivery. The claims are renewed together, and again whenever less than half a lease would be left for a send.
-    A failure on one connection stops every sender before its next report; what they already sent stays sent."""
+    """An execution's reports, handed to its senders one at a time. Each is sent only if the execution still holds
+    its delivery as it is about to go: the claims on every report not yet sent are renewed together, and again
+    whenever less than half a lease would be left for a send. A failure on one connection stops every sender before
+    its next report; what they already sent stays sent."""
 
     def __init__(self, to_send, *, claim):
         self.claim = claim
         self.pending = deque(to_send)
+        self.unsent = dict.fromkeys(report.author.pk for report in to_send)  # in order: the claims to renew
         self.held, self.send_before = set(), None
         self.sent, self.not_recorded, self.failures = [], [], []
         self.lock = threading.Lock()
 
     def next_report(self):
-        """The next report to send, or None when there is none left or a sender failed."""
+        """The next report to build, or None when there is none left or a sender failed."""
         with self.lock:
-            while self.pending and not self.failures:
-                report = self.pending.popleft()
-                if self.send_before is None or timezone.now() >= self.send_before:
-                    later = [report.author.pk, *(other.author.pk for other in self.pending)]
-                    self.held, self.send_before = self.claim.renew(later)
-                if report.author.pk in self.held:
-                    return report
-                # else a successor took it over after this execution's lease lapsed
-            return None
+            return self.pending.popleft() if self.pending and not self.failures else None
+
+    def still_held(self, author_id):
+        """About to send this author's report: whether this execution still holds its delivery (else a successor
+        took it over after this execution's lease lapsed)."""
+        with self.lock:
+            if self.send_before is None or timezone.now() >= self.send_before:
+                self.held, self.send_before = self.claim.renew(list(self.unsent))
+            self.unsent.pop(author_id, None)
+            return author_id in self.held
 
     def record(self, author_id):
         """The SMTP server accepted this author's report: mark it sent."""
@@ -145,20 +161,57 @@ class ClaimedQueue:
             self.failures.append(exc)
 
 
-def send_from_queue(queue):
-    """One SMTP connection's sends: render, send, mark, until the queue is empty or a sender failed."""
+class SMTPConnections:
+    """Up to `limit` SMTP connections, each lent to one sender at a time: opened when first needed and kept open for
+    the next sender; one whose send failed is closed (another is opened in its place if needed)."""
+
+    def __init__(self, limit):
+        self.free = threading.BoundedSemaphore(limit)
+        self.idle, self.lock = [], threading.Lock()
+
+    @contextmanager
+    def lent(self):
+        with self.free:
+            with self.lock:
+                connection = self.idle.pop() if self.idle else None
+            if connection is None:
+                connection = get_connection()
+                connection.open()
+            try:
+                yield connection
+            except BaseException:
+                with suppress(smtplib.SMTPException, OSError):  # the send's own error is the one to report
+                    connection.close()
+                raise
+            with self.lock:
+                self.idle.append(connection)
+
+    def close(self):
+        with self.lock:
+            idle, self.idle = self.idle, []
+        for connection in idle:
+            connection.close()
+
+
+def send_from_queue(queue, smtp):
+    """One sender's sends: build a report, then, over a lent SMTP connection, send it while its delivery is still held
+    and mark it sent; until the queue is empty or a sender failed."""
     try:
-        with get_connection() as connection:
-            while (report := queue.next_report()) is not None:
-                view_count_report_email(report, connection=connection).send()
+        while (report := queue.next_report()) is not None:
+            email = view_count_report_email(report)
+            with smtp.lent() as connection:
+                if not queue.still_held(report.author.pk):
+                    continue
+                connection.send_messages([email])
+                # Marked before the connection's next message: what it has had accepted is recorded first.
                 queue.record(report.author.pk)
     except Exception as exc:  # raised by send_while_claimed once every sender has stopped
         queue.fail(exc)
 
 
-def send_from_queue_on_own_connection(queue):
+def send_from_queue_on_own_connection(queue, smtp):
     try:
-        send_from_queue(queue)
+        send_from_queue(queue, smtp)
     finally:
         db.connection.close()  # this thread's own, opened for its renewals and sent marks
 

@@ -5,12 +5,14 @@ neither loses nor repeats what the others sent."""
 import asyncio
 import itertools
 import threading
+import time
 from collections import Counter
 
 import pytest
 
 from main.models import User
 from publisher.models import ReportDelivery
+from publisher.reports import sending
 from publisher.reports.claims import Claim
 from publisher.reports.sending import send_reports_to_authors
 from tests.publisher.reports.test_delivery import (
@@ -27,15 +29,17 @@ SENT = ReportDelivery.Status.SENT
 
 class OverlapWatch:
     """Wraps an SMTP handler's DATA: each message takes `seconds`, optionally refused by its number (from 1); the
-    most messages the server was receiving at the same moment, over different sessions, is `most_at_once`."""
+    most messages the server was receiving at the same moment, over different sessions, is `most_at_once`, and the
+    sessions that sent messages are known by their client's address and port (`peers`)."""
 
     def __init__(self, smtp_server, *, seconds, refuse=()):
-        self.now, self.most_at_once, self.lock = 0, 0, threading.Lock()
+        self.now, self.most_at_once, self.peers, self.lock = 0, 0, set(), threading.Lock()
         handler, original, numbers = smtp_server.handler, smtp_server.handler.handle_DATA, itertools.count(1)
 
         async def handle_DATA(server, session, envelope):
             number = next(numbers)
             with self.lock:
+                self.peers.add(session.peer)
                 self.now += 1
                 self.most_at_once = max(self.most_at_once, self.now)
             try:
@@ -107,3 +111,31 @@ def test_two_senders_of_one_execution_send_each_report_once_across_a_renewal_of_
     assert len(renewals) >= 2  # at the start, and again half a lease later
     assert sorted(result.sent_to) == sorted(author_ids)
     assert ReportDelivery.objects.filter(status=SENT).count() == 16
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_reports_are_built_while_every_connection_waits_for_the_server_and_no_more_connections_open(
+    smtp_server, monkeypatch
+):
+    """Twice as many senders as connections: while both connections wait for the server's reply, other senders
+    build their next reports, yet the server never sees more than the two connections, and each report goes once."""
+    author_ids = authors_with_three_posts(8)
+    emails = dict(User.objects.filter(pk__in=author_ids).values_list("pk", "email"))
+    watch = OverlapWatch(smtp_server, seconds=0.3)
+    build, waiting_while_built = sending.view_count_report_email, []
+
+    def slow_build(report):
+        time.sleep(0.1)  # a report that takes a while to build, as a long one does
+        waiting_while_built.append(watch.now)
+        time.sleep(0.1)
+        return build(report)
+
+    monkeypatch.setattr(sending, "view_count_report_email", slow_build)
+    result = send_reports_to_authors(author_ids=author_ids, period=report_period(), task_id="t", connections=2)
+
+    assert max(waiting_while_built) == 2, "no report was built while both connections waited for the server"
+    assert watch.most_at_once == 2
+    assert len(watch.peers) == 2  # each connection kept open from one sender to the next
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(emails.values())
+    assert sorted(result.sent_to) == sorted(author_ids)
