@@ -180,17 +180,23 @@ class SMTPConnections:
             try:
                 yield connection
             except BaseException:
-                with suppress(smtplib.SMTPException, OSError):  # the send's own error is the one to report
-                    connection.close()
+                close_quietly(connection)  # the send's own error is the one to report
                 raise
             with self.lock:
                 self.idle.append(connection)
 
     def close(self):
+        """Once the senders are done: what the connections carried is marked, so a goodbye that fails loses
+        nothing."""
         with self.lock:
             idle, self.idle = self.idle, []
         for connection in idle:
-            connection.close()
+            close_quietly(connection)
+
+
+def close_quietly(connection):
+    with suppress(smtplib.SMTPException, OSError):
+        connection.close()
 
 
 def send_from_queue(queue, smtp):
