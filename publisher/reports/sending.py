@@ -1,9 +1,8 @@
 """Sending a chunk of reports: to each author still eligible who has not had it, once, over a few SMTP connections."""
 
-import smtplib
 import threading
 from collections import deque
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django import db
@@ -96,7 +95,7 @@ def send_while_claimed(to_send, *, claim, accepted, connections=1):
     smtp = SMTPConnections(min(connections, len(to_send)))
     senders = min(connections * SENDERS_PER_SMTP_CONNECTION, len(to_send))
     try:
-        if connections == 1:
+        if connections == 1 or senders == 1:
             send_from_queue(queue, smtp)
         else:
             threads = [
@@ -180,23 +179,16 @@ class SMTPConnections:
             try:
                 yield connection
             except BaseException:
-                close_quietly(connection)  # the send's own error is the one to report
+                connection.close()
                 raise
             with self.lock:
                 self.idle.append(connection)
 
     def close(self):
-        """Once the senders are done: what the connections carried is marked, so a goodbye that fails loses
-        nothing."""
         with self.lock:
             idle, self.idle = self.idle, []
         for connection in idle:
-            close_quietly(connection)
-
-
-def close_quietly(connection):
-    with suppress(smtplib.SMTPException, OSError):
-        connection.close()
+            connection.close()
 
 
 def send_from_queue(queue, smtp):
