@@ -93,9 +93,9 @@ def send_while_claimed(to_send, *, claim, accepted, connections=1):
         return []
     queue = ClaimedQueue(to_send, claim=claim)
     smtp = SMTPConnections(min(connections, len(to_send)))
-    senders = min(connections * SENDERS_PER_SMTP_CONNECTION, len(to_send))
+    senders = 1 if connections == 1 else min(connections * SENDERS_PER_SMTP_CONNECTION, len(to_send))
     try:
-        if connections == 1 or senders == 1:
+        if senders == 1:
             send_from_queue(queue, smtp)
         else:
             threads = [
