@@ -93,8 +93,9 @@ def publish_due_posts(*, now=None):
     due = Post.objects.filter(status=Post.Status.SCHEDULED, publish_at__lte=now, author__is_verified=True)
     with transaction.atomic():
         # Locked and skipped when locked, so that two runs at once publish each post once; the status moves
-        # in an UPDATE that checks it again.
-        picked = list(due.select_for_update(skip_locked=True).values_list("pk", "author_id", "slug"))
+        # in an UPDATE that checks it again. Only the posts' rows: a locked author row would make the other run
+        # skip every post of that author.
+        picked = list(due.select_for_update(skip_locked=True, of=("self",)).values_list("pk", "author_id", "slug"))
         published = Post.objects.filter(pk__in=[pk for pk, _, _ in picked], status=Post.Status.SCHEDULED).update(
             status=Post.Status.PUBLISHED, published_at=Coalesce(F("published_at"), F("publish_at")), updated_at=now
         )
