@@ -1,9 +1,12 @@
 """Who gets a report: authors who receive reports and have a published post, chosen in chunks."""
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from .periods import AuthorsByPeriod, Period
 from .preferences import has_published_post, receivers
+
+User = get_user_model()
 
 
 def eligible_authors():
@@ -22,9 +25,10 @@ def eligible_author_chunks(*, author_ids=None, size=None, frequency=None):
         authors = authors.filter(frequency=frequency)
     last_id = 0
     while True:
-        chunk = list(
-            authors.filter(pk__gt=last_id).order_by("pk").values_list("pk", "author__time_zone", "frequency")[:size]
-        )
+        # The bound again on the users' side of the join: PostgreSQL does not carry it across, and would merge the
+        # chunk with every user from the first, each chunk reading more of them than the one before.
+        after = authors.filter(pk__gt=last_id, author__in=User.objects.filter(pk__gt=last_id))
+        chunk = list(after.order_by("pk").values_list("pk", "author__time_zone", "frequency")[:size])
         if not chunk:
             return
         yield chunk
