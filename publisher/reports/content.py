@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from quick_publisher.emails import absolute_url
 from quick_publisher.time_zones import local_date
@@ -101,12 +102,16 @@ def most_viewed_first(row):
 def views_by_bar(post_ids, period):
     """{(post id, first day of its bar): views} of these posts over the report's picture. By the posts' ids, which
     the (post, date) unique index answers directly, whatever the number of posts and days in the table: joined to the
-    posts by author instead, the query was planned as a scan of every day in the picture."""
+    posts by author instead, the query was planned as a scan of every day in the picture. One query, or one per
+    batch of ids where the database limits a statement's parameters (SQLite)."""
     views = defaultdict(int)
-    daily = DailyPostViews.objects.filter(
-        post_id__in=post_ids, date__gte=period.bar_starts()[0], date__lte=period.end
-    ).values_list("post_id", "date", "views")
     bar_of = {day: period.bar_of(day) for day in period.days_in_picture()}
-    for post_id, day, count in daily:
-        views[post_id, bar_of[day]] += count
+    limit = connection.features.max_query_params  # None where a statement's parameters are not limited
+    batch = limit - 2 if limit else len(post_ids) or 1  # room for the picture's first and last days
+    for first in range(0, len(post_ids), batch):
+        daily = DailyPostViews.objects.filter(
+            post_id__in=post_ids[first : first + batch], date__gte=period.bar_starts()[0], date__lte=period.end
+        ).values_list("post_id", "date", "views")
+        for post_id, day, count in daily:
+            views[post_id, bar_of[day]] += count
     return views

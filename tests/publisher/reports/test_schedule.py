@@ -3,6 +3,7 @@ the clock moved with time-machine), for authors in zones with 30- and 45-minute 
 daylight-saving changes of America/New_York; then outages, two ticks at once, the real worker, and the picture."""
 
 import re
+import sqlite3
 import threading
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,7 +19,7 @@ from django.urls import reverse
 
 from main.models import User
 from publisher import counting, posts
-from publisher.models import DailyPostViews, ReportDelivery, ReportPreferences, ReportRun
+from publisher.models import DailyPostViews, Post, ReportDelivery, ReportPreferences, ReportRun
 from publisher.reports import schedule
 from publisher.reports import tasks as report_tasks
 from publisher.reports.content import build_reports
@@ -514,6 +515,47 @@ def test_posts_published_after_the_period_are_not_in_its_report():
     PostFactory(author=author, title="Too late", published_at=datetime(2026, 11, 29, 10, 30, tzinfo=UTC))
     [report] = build_reports(author_ids=[author.pk], period=Period(DAILY, date(2026, 11, 29)))
     assert [row.title for row in report.rows] == ["In time"]
+
+
+@pytest.fixture
+def parameters_held_to_djangos_limit(db):
+    """SQLite's limit on a statement's parameters (32,766 in its default build, more in some) held to the 999 that
+    Django declares for it, for this test's statements only."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    connection.ensure_connection()
+    limit = sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER
+    before = connection.connection.setlimit(limit, connection.features.max_query_params)
+    yield
+    connection.connection.setlimit(limit, before)
+
+
+def test_a_report_of_more_posts_than_a_statement_may_hold_parameters_counts_each_posts_views(
+    parameters_held_to_djangos_limit,
+):
+    """A chunk's daily views are looked up by its posts' ids: where the database limits a statement's parameters
+    (SQLite), in batches, and every post's views are in its row."""
+    author, day = AuthorFactory(), date(2026, 11, 29)
+    published = datetime(2026, 9, 1, tzinfo=UTC)
+    many = Post.objects.bulk_create(
+        Post(
+            author=author,
+            title=f"Post {n}",
+            slug=f"post-{n}",
+            content="-",
+            status=Post.Status.PUBLISHED,
+            published_at=published,
+        )
+        for n in range(1500)
+    )
+    DailyPostViews.objects.bulk_create(
+        [DailyPostViews(post=many[0], date=day, views=3), DailyPostViews(post=many[-1], date=day, views=5)]
+    )
+    [report] = build_reports(author_ids=[author.pk], period=Period(DAILY, day))
+    assert len(report.rows) == 1500
+    assert [(row.title, row.views_in_period) for row in report.rows[:2]] == [("Post 1499", 5), ("Post 0", 3)]
+    assert report.totals.views_in_period == 8
 
 
 @pytest.mark.django_db
