@@ -106,12 +106,11 @@ def views_by_bar(post_ids, period):
     batch of ids where the database limits a statement's parameters (SQLite)."""
     views = defaultdict(int)
     bar_of = {day: period.bar_of(day) for day in period.days_in_picture()}
+    in_picture = DailyPostViews.objects.filter(date__gte=period.bar_starts()[0], date__lte=period.end)
     limit = connection.features.max_query_params  # None where a statement's parameters are not limited
     batch = limit - 2 if limit else len(post_ids) or 1  # room for the picture's first and last days
     for first in range(0, len(post_ids), batch):
-        daily = DailyPostViews.objects.filter(
-            post_id__in=post_ids[first : first + batch], date__gte=period.bar_starts()[0], date__lte=period.end
-        ).values_list("post_id", "date", "views")
+        daily = in_picture.filter(post_id__in=post_ids[first : first + batch]).values_list("post_id", "date", "views")
         for post_id, day, count in daily:
             views[post_id, bar_of[day]] += count
     return views
