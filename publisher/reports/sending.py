@@ -2,7 +2,6 @@
 
 import threading
 from collections import deque
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django import db
@@ -79,34 +78,28 @@ def send_reports_to_authors(*, author_ids, period, task_id, accepted_author_ids=
     return SendSummary(period=period, authors=len(author_ids), sent_to=sent)
 
 
-# Senders per SMTP connection: while one waits for the relay's reply, another builds its next report.
-SENDERS_PER_SMTP_CONNECTION = 2
-
-
 def send_while_claimed(to_send, *, claim, accepted, connections=1):
     """Send each report whose delivery this execution still holds, over up to `connections` SMTP connections at
-    once; the authors sent to. The connections are lent to twice as many senders, each a thread with a database
-    connection of its own for its sent marks: a sender builds its next report holding no SMTP connection, so that
-    building one report overlaps the relay's reply to another, and the connections are busy sending. With one
-    connection, the reports go out on this thread (and its database connection)."""
+    once; the authors sent to. Each connection has a sender of its own, a thread with a database connection of its
+    own for its sent marks, while this thread builds the emails for them: building overlaps the relay's replies, and
+    a sender, which only sends, waits for no build to let it back in after each round trip. With one connection, the
+    reports are built and sent in turn on this thread (and its database connection)."""
     if not to_send:
         return []
-    queue = ClaimedQueue(to_send, claim=claim)
-    smtp = SMTPConnections(min(connections, len(to_send)))
-    senders = 1 if connections == 1 else min(connections * SENDERS_PER_SMTP_CONNECTION, len(to_send))
-    try:
-        if senders == 1:
-            send_from_queue(queue, smtp)
-        else:
-            threads = [
-                threading.Thread(target=send_from_queue_on_own_connection, args=(queue, smtp)) for _ in range(senders)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-    finally:
-        smtp.close()
+    queue = ClaimedQueue([report.author.pk for report in to_send], claim=claim)
+    if connections == 1:
+        send_in_turn(to_send, queue)
+    else:
+        senders = [
+            threading.Thread(target=send_from_queue, args=(queue,)) for _ in range(min(connections, len(to_send)))
+        ]
+        for sender in senders:
+            sender.start()
+        try:
+            build_emails(to_send, queue)
+        finally:
+            for sender in senders:
+                sender.join()
     if queue.not_recorded:
         # A plain retry would claim these deliveries again and send them twice: say that they left.
         raise ReportsNotRecorded([*accepted, *queue.not_recorded]) from queue.failures[0]
@@ -115,24 +108,62 @@ def send_while_claimed(to_send, *, claim, accepted, connections=1):
     return queue.sent
 
 
-class ClaimedQueue:
-    """An execution's reports, handed to its senders one at a time. Each is sent only if the execution still holds
-    its delivery as it is about to go: the claims on every report not yet sent are renewed together, and again
-    whenever less than half a lease would be left for a send. A failure on one connection stops every sender before
-    its next report; what they already sent stays sent."""
+def send_in_turn(to_send, queue):
+    """Over one SMTP connection, on this thread: each report built, then sent."""
+    with get_connection() as smtp:
+        for report in to_send:
+            queue.add(report.author.pk, view_count_report_email(report))
+            if not send_next(queue, smtp):
+                break
 
-    def __init__(self, to_send, *, claim):
+
+def build_emails(to_send, queue):
+    """Each report's email, built in order for the senders, until they are all built or a sender failed."""
+    try:
+        for report in to_send:
+            if queue.stopped():
+                break
+            queue.add(report.author.pk, view_count_report_email(report))
+    except Exception as exc:  # raised by send_while_claimed once every sender has stopped
+        queue.fail(exc)
+    finally:
+        queue.all_added()
+
+
+class ClaimedQueue:
+    """An execution's emails, built in order and handed to its senders one at a time. Each is sent only if the
+    execution still holds its delivery as it is about to go: the claims on every report not yet sent are renewed
+    together, and again whenever less than half a lease would be left for a send. A failure on one connection stops
+    every sender before its next email; what they already sent stays sent."""
+
+    def __init__(self, author_ids, *, claim):
         self.claim = claim
-        self.pending = deque(to_send)
-        self.unsent = dict.fromkeys(report.author.pk for report in to_send)  # in order: the claims to renew
+        self.built, self.building = deque(), True
+        self.unsent = dict.fromkeys(author_ids)  # in order: the claims to renew
         self.held, self.send_before = set(), None
         self.sent, self.not_recorded, self.failures = [], [], []
         self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
 
-    def next_report(self):
-        """The next report to build, or None when there is none left or a sender failed."""
+    def add(self, author_id, email):
+        with self.changed:
+            self.built.append((author_id, email))
+            self.changed.notify()
+
+    def all_added(self):
+        with self.changed:
+            self.building = False
+            self.changed.notify_all()
+
+    def stopped(self):
         with self.lock:
-            return self.pending.popleft() if self.pending and not self.failures else None
+            return bool(self.failures)
+
+    def next_email(self):
+        """The next (author id, email) to send, once built; None when all are sent or a sender failed."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.built or not self.building or self.failures)
+            return self.built.popleft() if self.built and not self.failures else None
 
     def still_held(self, author_id):
         """About to send this author's report: whether this execution still holds its delivery (else a successor
@@ -148,70 +179,42 @@ class ClaimedQueue:
         try:
             self.claim.mark_sent(author_id)
         except (OperationalError, InterfaceError) as exc:
-            with self.lock:
+            with self.changed:
                 self.not_recorded.append(author_id)
-                self.failures.append(exc)
+            self.fail(exc)
             return
         with self.lock:
             self.sent.append(author_id)
 
     def fail(self, exc):
-        with self.lock:
+        with self.changed:
             self.failures.append(exc)
+            self.changed.notify_all()
 
 
-class SMTPConnections:
-    """Up to `limit` SMTP connections, each lent to one sender at a time: opened when first needed and kept open for
-    the next sender; one whose send failed is closed (another is opened in its place if needed)."""
-
-    def __init__(self, limit):
-        self.free = threading.BoundedSemaphore(limit)
-        self.idle, self.lock = [], threading.Lock()
-
-    @contextmanager
-    def lent(self):
-        with self.free:
-            with self.lock:
-                connection = self.idle.pop() if self.idle else None
-            if connection is None:
-                connection = get_connection()
-                connection.open()
-            try:
-                yield connection
-            except BaseException:
-                connection.close()
-                raise
-            with self.lock:
-                self.idle.append(connection)
-
-    def close(self):
-        with self.lock:
-            idle, self.idle = self.idle, []
-        for connection in idle:
-            connection.close()
+def send_next(queue, smtp):
+    """Send the next email over this SMTP connection if its delivery is still held, and mark it sent before the
+    connection carries anything else: what a connection had accepted is recorded first. False once none is left."""
+    if (item := queue.next_email()) is None:
+        return False
+    author_id, email = item
+    if queue.still_held(author_id):
+        smtp.send_messages([email])
+        queue.record(author_id)
+    return True
 
 
-def send_from_queue(queue, smtp):
-    """One sender's sends: build a report, then, over a lent SMTP connection, send it while its delivery is still held
-    and mark it sent; until the queue is empty or a sender failed."""
+def send_from_queue(queue):
+    """One sender: its own SMTP connection, and its own database connection for its renewals and sent marks; it
+    sends until every email is built and sent or a sender failed."""
     try:
-        while (report := queue.next_report()) is not None:
-            email = view_count_report_email(report)
-            with smtp.lent() as connection:
-                if not queue.still_held(report.author.pk):
-                    continue
-                connection.send_messages([email])
-                # Marked before the connection's next message: what it has had accepted is recorded first.
-                queue.record(report.author.pk)
+        with get_connection() as smtp:
+            while send_next(queue, smtp):
+                pass
     except Exception as exc:  # raised by send_while_claimed once every sender has stopped
         queue.fail(exc)
-
-
-def send_from_queue_on_own_connection(queue, smtp):
-    try:
-        send_from_queue(queue, smtp)
     finally:
-        db.connection.close()  # this thread's own, opened for its renewals and sent marks
+        db.connection.close()
 
 
 def skip_authors_no_longer_eligible(author_ids, period):

@@ -118,17 +118,17 @@ def test_two_senders_of_one_execution_send_each_report_once_across_a_renewal_of_
 def test_reports_are_built_while_every_connection_waits_for_the_server_and_no_more_connections_open(
     smtp_server, monkeypatch
 ):
-    """Twice as many senders as connections: while both connections wait for the server's reply, other senders
-    build their next reports, yet the server never sees more than the two connections, and each report goes once."""
+    """While both connections wait for the server's reply, the execution builds the next reports for them, yet the
+    server never sees more than the two connections, and each report goes once."""
     author_ids = authors_with_three_posts(8)
     emails = dict(User.objects.filter(pk__in=author_ids).values_list("pk", "email"))
     watch = OverlapWatch(smtp_server, seconds=0.3)
     build, waiting_while_built = sending.view_count_report_email, []
 
     def slow_build(report):
-        time.sleep(0.1)  # a report that takes a while to build, as a long one does
+        time.sleep(0.05)  # a report that takes a while to build, as a long one does (yet less than a send)
         waiting_while_built.append(watch.now)
-        time.sleep(0.1)
+        time.sleep(0.05)
         return build(report)
 
     monkeypatch.setattr(sending, "view_count_report_email", slow_build)
@@ -136,6 +136,6 @@ def test_reports_are_built_while_every_connection_waits_for_the_server_and_no_mo
 
     assert max(waiting_while_built) == 2, "no report was built while both connections waited for the server"
     assert watch.most_at_once == 2
-    assert len(watch.peers) == 2  # each connection kept open from one sender to the next
+    assert len(watch.peers) == 2  # each connection kept open from one report to the next
     assert sorted(m["To"] for m in smtp_server.messages) == sorted(emails.values())
     assert sorted(result.sent_to) == sorted(author_ids)
