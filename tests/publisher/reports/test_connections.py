@@ -9,6 +9,7 @@ import time
 from collections import Counter
 
 import pytest
+from django.template import TemplateSyntaxError
 
 from main.models import User
 from publisher.models import ReportDelivery
@@ -139,3 +140,37 @@ def test_reports_are_built_while_every_connection_waits_for_the_server_and_no_mo
     assert len(watch.peers) == 2  # each connection kept open from one report to the next
     assert sorted(m["To"] for m in smtp_server.messages) == sorted(emails.values())
     assert sorted(result.sent_to) == sorted(author_ids)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_report_that_cannot_be_built_stops_every_sender_and_the_retry_sends_each_other_report_once(
+    smtp_server, monkeypatch
+):
+    """The fourth report fails to build while both connections are sending the first two: neither sender takes
+    another email, what they sent is marked sent, the rest is let go at once, and the retry sends it, each once."""
+    author_ids = authors_with_three_posts(8)
+    emails = dict(User.objects.filter(pk__in=author_ids).values_list("pk", "email"))
+    OverlapWatch(smtp_server, seconds=0.3)
+    build, built = sending.view_count_report_email, []
+
+    def fourth_fails(report):
+        built.append(report.author.pk)
+        if len(built) == 4:
+            raise TemplateSyntaxError("a template that no longer renders")
+        return build(report)
+
+    monkeypatch.setattr(sending, "view_count_report_email", fourth_fails)
+    with pytest.raises(TemplateSyntaxError):
+        send_reports_to_authors(author_ids=author_ids, period=report_period(), task_id="t", connections=2)
+
+    sent = set(ReportDelivery.objects.filter(status=SENT).values_list("author_id", flat=True))
+    assert sent <= set(built[:2]), "a sender took another email after the build failed"
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(emails[pk] for pk in sent)
+    assert not ReportDelivery.objects.exclude(status=SENT).exclude(claimed_at=None).exists()  # let go for the retry
+
+    monkeypatch.setattr(sending, "view_count_report_email", build)
+    result = send_reports_to_authors(author_ids=author_ids, period=report_period(), task_id="t", connections=2)
+    assert sorted(result.sent_to) == sorted(set(author_ids) - sent)
+    assert Counter(m["To"] for m in smtp_server.messages) == Counter(emails.values())  # each author once
+    assert ReportDelivery.objects.filter(status=SENT).count() == 8
