@@ -82,8 +82,8 @@ def send_while_claimed(to_send, *, claim, accepted, connections=1):
     """Send each report whose delivery this execution still holds, over up to `connections` SMTP connections at
     once; the authors sent to. Each connection has a sender of its own, a thread with a database connection of its
     own for its sent marks, while this thread builds the emails for them: building overlaps the relay's replies, and
-    a sender, which only sends, waits for no build to let it back in after each round trip. With one connection, the
-    reports are built and sent in turn on this thread (and its database connection)."""
+    a sender, which only sends, waits after each round trip for one builder at most, not for other senders' builds.
+    With one connection, the reports are built and sent in turn on this thread (and its database connection)."""
     if not to_send:
         return []
     queue = ClaimedQueue([report.author.pk for report in to_send], claim=claim)
