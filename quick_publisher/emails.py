@@ -2,7 +2,6 @@
 
 import functools
 import secrets
-from email.policy import Compat32
 from email.utils import parseaddr
 
 from django.conf import settings
@@ -16,33 +15,13 @@ def absolute_url(viewname, *, args=None, kwargs=None):
     return f"{settings.SITE_URL}{reverse(viewname, args=args, kwargs=kwargs)}"
 
 
-class FoldOnlyLongHeaders(Compat32):
-    """The policy Django's messages are written with (compat32), less the folding of a header that needs none: a
-    value of printable ASCII that fits on its line is written as it is, which is what compat32's folding gives it
-    after building an email.header.Header for it. Any other value is folded by compat32 itself."""
-
-    def fold_binary(self, name, value):
-        if isinstance(value, str) and self.fits_on_its_line(name, value):
-            return f"{name}: {value}{self.linesep}".encode("ascii")
-        return super().fold_binary(name, value)
-
-    def fits_on_its_line(self, name, value):
-        fits = self.max_line_length is None or len(name) + 2 + len(value) <= self.max_line_length
-        return fits and value.isascii() and value.isprintable()
-
-
-fold_only_long_headers = FoldOnlyLongHeaders()
-
-
 class MultipartEmail(EmailMultiAlternatives):
-    """A text body with alternatives, written with fold_only_long_headers, whose MIME boundary is chosen at random
-    when the message is built. Left unset, the generator would make one up and search the whole message for it (a
-    regular expression compiled per message); a random 128-bit token needs no search, as nothing in the parts can
-    foresee it."""
+    """A text body with alternatives, whose MIME boundary is chosen at random when the message is built. Left unset,
+    the generator would make one up and search the whole message for it (a regular expression compiled per
+    message); a random 128-bit token needs no search, as nothing in the parts can foresee it."""
 
     def message(self):
         message = super().message()
-        message.policy = fold_only_long_headers  # the generator writes every part with the message's policy
         if message.is_multipart():
             message.set_boundary(f"=_{secrets.token_hex(16)}")
         return message

@@ -1,9 +1,7 @@
 """Emails as Django builds them: one template language, multipart/alternative, headers that stay headers."""
 
 import email
-import string
 from email import policy
-from email.errors import HeaderParseError
 
 import pytest
 from django.conf import settings as django_settings
@@ -11,7 +9,7 @@ from django.test import override_settings
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from quick_publisher.emails import FoldOnlyLongHeaders, absolute_url, fold_only_long_headers, render_email
+from quick_publisher.emails import absolute_url, render_email
 
 
 @pytest.fixture(scope="module")
@@ -82,42 +80,3 @@ def test_absolute_urls_start_at_site_url_whatever_the_request(settings):
     assert absolute_url("verify", kwargs={"token": "8c1f3cc6-5c0e-4a31-b0f2-3a0d3e1b7e55"}).startswith(
         "https://blog.example/sub/verify/8c1f3cc6-"
     )
-
-
-header_names = st.sampled_from(["Subject", "To", "Date", "Message-ID", "List-Unsubscribe", "X-A-Rather-Long-Name"])
-header_values = st.text(alphabet=st.sampled_from(string.printable + " \x00\x7fé€\u2028\udcff"), max_size=120) | st.text(
-    alphabet=st.sampled_from(string.ascii_letters + "<>@:/.=- "), max_size=90
-)
-
-
-@given(name=header_names, value=header_values, linesep=st.sampled_from(["\r\n", "\n"]))
-@example(name="Subject", value="ends with a space ", linesep="\r\n")
-@example(name="Subject", value=" starts with one", linesep="\r\n")
-@example(name="Subject", value="two  spaces\tand a tab", linesep="\r\n")
-@example(name="Subject", value="x" * 69, linesep="\r\n")  # 78 characters with its name: fits
-@example(name="Subject", value="x" * 70, linesep="\r\n")
-@example(name="Subject", value="vertical\x0btab", linesep="\r\n")
-@example(name="Subject", value="", linesep="\r\n")
-@example(name="Subject", value="é\udcff", linesep="\r\n")
-@example(name="Subject", value="\r0:", linesep="\r\n")
-def test_headers_are_written_as_the_standard_librarys_folding_writes_them(name, value, linesep):
-    assert written(fold_only_long_headers, name, value, linesep) == written(policy.compat32, name, value, linesep)
-
-
-def written(header_policy, name, value, linesep):
-    """A header's bytes, or the error that refused it (a lone surrogate beside other non-ASCII, a line break before
-    what looks like another header)."""
-    try:
-        return header_policy.clone(linesep=linesep).fold_binary(name, value)
-    except (UnicodeError, HeaderParseError) as exc:
-        return type(exc)
-
-
-def test_a_message_is_written_with_only_its_long_headers_folded_byte_for_byte_as_before(with_probe_templates):
-    long_link = "<https://blog.example/reports/unsubscribe/" + "a" * 90 + "/>"
-    message = probe(subject="Your posts on Tuesday", headers={"List-Unsubscribe": long_link}).message()
-    assert isinstance(message.policy, FoldOnlyLongHeaders)
-    written = message.as_bytes(linesep="\r\n")
-    message.policy = policy.compat32
-    assert written == message.as_bytes(linesep="\r\n")
-    assert b"List-Unsubscribe: \r\n <https://blog.example/reports/unsubscribe/" in written  # folded as before
